@@ -1,0 +1,251 @@
+//! The file-hash index: (path, size, mtime, ctime, inode) → digest, kept per workspace in
+//! `.isect/file-index`, so a file whose stat has not changed is never read again.
+//! Racy-git rule: an entry whose mtime is too close to the moment it was recorded is not
+//! trusted, since the file could change again within the clock's granularity.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::digest::Digest;
+
+const MAGIC: &[u8; 8] = b"ISECTIX1";
+/// Entries younger than this when recorded are re-hashed next time (mtime granularity).
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// What identifies a file's content without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    pub ino: u64,
+}
+
+impl Stat {
+    /// From file metadata.
+    #[must_use]
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            size: meta.len(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    stat: Stat,
+    digest: Digest,
+}
+
+/// The index, loaded once per run and saved at its end.
+#[derive(Debug, Default)]
+pub struct FileIndex {
+    path: PathBuf,
+    entries: HashMap<String, Entry>,
+    dirty: bool,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl FileIndex {
+    /// Loads the index at `path`; a missing or unreadable index is an empty one.
+    #[must_use]
+    pub fn load(path: &Path) -> Self {
+        let entries = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| decode(&bytes))
+            .unwrap_or_default();
+        Self {
+            path: path.to_path_buf(),
+            entries,
+            dirty: false,
+        }
+    }
+
+    /// The digest recorded for `rel` if its stat is unchanged.
+    #[must_use]
+    pub fn lookup(&self, rel: &str, stat: &Stat) -> Option<Digest> {
+        self.entries
+            .get(rel)
+            .filter(|e| e.stat == *stat)
+            .map(|e| e.digest)
+    }
+
+    /// Records a digest just computed from the file with this stat.
+    pub fn record(&mut self, rel: &str, stat: Stat, digest: Digest) {
+        if now_ns() - stat.mtime_ns < RACY_WINDOW_NS {
+            // Too fresh to trust next time; make sure no older entry is trusted either.
+            if self.entries.remove(rel).is_some() {
+                self.dirty = true;
+            }
+            return;
+        }
+        let entry = Entry { stat, digest };
+        if self
+            .entries
+            .get(rel)
+            .is_none_or(|e| e.stat != stat || e.digest != digest)
+        {
+            self.entries.insert(rel.to_string(), entry);
+            self.dirty = true;
+        }
+    }
+
+    /// Drops entries for which `keep` is false (files that no longer exist).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain(|k, _| keep(k));
+        self.dirty |= self.entries.len() != before;
+    }
+
+    /// Writes the index atomically when it changed.
+    pub fn save(&mut self) -> std::io::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        {
+            let mut out = BufWriter::new(tmp.as_file_mut());
+            out.write_all(MAGIC)?;
+            out.write_all(&(self.entries.len() as u64).to_le_bytes())?;
+            let mut keys: Vec<&String> = self.entries.keys().collect();
+            keys.sort();
+            for key in keys {
+                let e = &self.entries[key];
+                let bytes = key.as_bytes();
+                out.write_all(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes())?;
+                out.write_all(bytes)?;
+                out.write_all(&e.stat.size.to_le_bytes())?;
+                out.write_all(&e.stat.mtime_ns.to_le_bytes())?;
+                out.write_all(&e.stat.ctime_ns.to_le_bytes())?;
+                out.write_all(&e.stat.ino.to_le_bytes())?;
+                out.write_all(&e.digest.0)?;
+            }
+            out.flush()?;
+        }
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no entries.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// How long ago `stat` was modified (for tests and diagnostics).
+#[must_use]
+pub fn age(stat: &Stat) -> Duration {
+    Duration::from_nanos(u64::try_from(now_ns() - stat.mtime_ns).unwrap_or(0))
+}
+
+fn decode(bytes: &[u8]) -> Option<HashMap<String, Entry>> {
+    let mut reader = Reader { bytes, at: 0 };
+    if reader.take(8)? != MAGIC {
+        return None;
+    }
+    let count = usize::try_from(reader.u64()?).ok()?;
+    let mut entries = HashMap::with_capacity(count.min(1 << 22));
+    for _ in 0..count {
+        let len = usize::try_from(reader.u32()?).ok()?;
+        let key = std::str::from_utf8(reader.take(len)?).ok()?.to_string();
+        let stat = Stat {
+            size: reader.u64()?,
+            mtime_ns: reader.i64()?,
+            ctime_ns: reader.i64()?,
+            ino: reader.u64()?,
+        };
+        let digest = Digest(reader.take(32)?.try_into().ok()?);
+        entries.insert(key, Entry { stat, digest });
+    }
+    Some(entries)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let slice = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(slice)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_changed_stat() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index");
+        let mut index = FileIndex::load(&path);
+        let stat = Stat {
+            size: 3,
+            mtime_ns: 1_000,
+            ctime_ns: 1_000,
+            ino: 7,
+        };
+        index.record("a/b.go", stat, Digest::of(b"abc"));
+        index.save().expect("save");
+        let loaded = FileIndex::load(&path);
+        assert_eq!(loaded.lookup("a/b.go", &stat), Some(Digest::of(b"abc")));
+        assert_eq!(loaded.lookup("a/b.go", &Stat { size: 4, ..stat }), None);
+    }
+
+    #[test]
+    fn fresh_files_are_not_trusted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut index = FileIndex::load(&dir.path().join("index"));
+        let stat = Stat {
+            size: 1,
+            mtime_ns: now_ns(),
+            ctime_ns: now_ns(),
+            ino: 1,
+        };
+        index.record("x", stat, Digest::of(b"x"));
+        assert_eq!(index.lookup("x", &stat), None);
+    }
+
+    #[test]
+    fn truncated_index_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index");
+        std::fs::write(&path, b"ISECTIX1\x05\x00").expect("write");
+        assert!(FileIndex::load(&path).is_empty());
+    }
+}

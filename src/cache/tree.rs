@@ -1,0 +1,292 @@
+//! One walk of the workspace per run: every file's workspace-relative path and stat, sorted,
+//! honouring .gitignore and skipping dot-folders, node_modules and __pycache__. Steps select
+//! their inputs from it with globs; digests come from the index, or are computed once per
+//! run (in parallel) for files whose stat changed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use globset::{Glob, GlobBuilder};
+
+use super::digest::{Digest, hash_file};
+use super::index::{FileIndex, Stat};
+
+/// Each walker thread collects into its own buffer and hands it over when dropped.
+struct Flush<'a> {
+    local: Vec<FileEntry>,
+    found: &'a Mutex<Vec<FileEntry>>,
+}
+
+impl Drop for Flush<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut found) = self.found.lock() {
+            found.append(&mut self.local);
+        }
+    }
+}
+
+/// A file of the workspace.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    /// Workspace-relative, `/`-separated.
+    pub rel: String,
+    pub stat: Stat,
+}
+
+/// Every file of the workspace, sorted by path, with digests computed on demand.
+#[derive(Debug)]
+pub struct FileTree {
+    root: PathBuf,
+    entries: Vec<FileEntry>,
+    digests: Vec<OnceLock<Digest>>,
+}
+
+/// A compiled glob with its literal prefix, so matching only looks at the files under it.
+#[derive(Debug, Clone)]
+pub struct GlobMatcher {
+    prefix: String,
+    matcher: globset::GlobMatcher,
+}
+
+impl GlobMatcher {
+    /// Compiles a workspace-relative glob (`*` stays within one folder, `**` crosses them;
+    /// a folder path also matches everything under it).
+    pub fn new(glob: &str) -> Result<Self, globset::Error> {
+        let glob = glob.trim_start_matches("./");
+        let prefix: String = glob
+            .split('/')
+            .take_while(|part| !part.contains(['*', '?', '[', '{']))
+            .collect::<Vec<_>>()
+            .join("/");
+        let matcher = GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()?
+            .compile_matcher();
+        Ok(Self { prefix, matcher })
+    }
+
+    /// True when `rel` matches, or lies under a folder the glob names literally.
+    #[must_use]
+    pub fn is_match(&self, rel: &str) -> bool {
+        self.matcher.is_match(rel)
+            || (self.prefix == self.matcher.glob().glob()
+                && rel.starts_with(&format!("{}/", self.prefix)))
+    }
+
+    /// The folder (or file) below which every match lies.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// Checks a glob for syntax errors.
+pub fn validate_glob(glob: &str) -> Result<(), globset::Error> {
+    Glob::new(glob).map(|_| ())
+}
+
+impl FileTree {
+    /// Walks `root` once, in parallel.
+    pub fn walk(root: &Path) -> std::io::Result<Self> {
+        let found = Mutex::new(Vec::new());
+        let root_buf = root.to_path_buf();
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .git_ignore(true)
+            .git_exclude(true)
+            .git_global(false)
+            .require_git(false)
+            .parents(false)
+            .threads(threads)
+            .filter_entry(|e| {
+                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+                !(is_dir && crate::workspace::skip_dir(e.file_name().to_str().unwrap_or("")))
+            })
+            .build_parallel()
+            .run(|| {
+                let mut sink = Flush {
+                    local: Vec::new(),
+                    found: &found,
+                };
+                let root = &root_buf;
+                Box::new(move |entry| {
+                    let Ok(entry) = entry else {
+                        return ignore::WalkState::Continue;
+                    };
+                    if entry.file_type().is_some_and(|t| t.is_file()) {
+                        if let (Ok(meta), Ok(rel)) =
+                            (entry.metadata(), entry.path().strip_prefix(root))
+                        {
+                            sink.local.push(FileEntry {
+                                rel: rel.to_string_lossy().into_owned(),
+                                stat: Stat::of(&meta),
+                            });
+                        }
+                    }
+                    ignore::WalkState::Continue
+                })
+            });
+        let mut entries = found.into_inner().unwrap_or_default();
+        entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+        entries.dedup_by(|a, b| a.rel == b.rel);
+        let digests = entries.iter().map(|_| OnceLock::new()).collect();
+        Ok(Self {
+            root: root.to_path_buf(),
+            entries,
+            digests,
+        })
+    }
+
+    /// All files, sorted by path.
+    #[must_use]
+    pub fn entries(&self) -> &[FileEntry] {
+        &self.entries
+    }
+
+    /// Index of the file at `rel`, if it exists.
+    #[must_use]
+    pub fn find(&self, rel: &str) -> Option<usize> {
+        self.entries
+            .binary_search_by(|e| e.rel.as_str().cmp(rel))
+            .ok()
+    }
+
+    /// Indices of the files under `prefix` (a folder or a file path), as a range.
+    #[must_use]
+    pub fn range(&self, prefix: &str) -> std::ops::Range<usize> {
+        if prefix.is_empty() {
+            return 0..self.entries.len();
+        }
+        let start = self.entries.partition_point(|e| e.rel.as_str() < prefix);
+        let end = start + self.entries[start..].partition_point(|e| e.rel.starts_with(prefix));
+        start..end
+    }
+
+    /// Indices of the files matching any of `globs`, sorted, without duplicates.
+    #[must_use]
+    pub fn matching(&self, globs: &[GlobMatcher]) -> Vec<usize> {
+        let mut out = Vec::new();
+        for glob in globs {
+            for i in self.range(glob.prefix()) {
+                if glob.is_match(&self.entries[i].rel) {
+                    out.push(i);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The digest of file `i`, from the index when its stat is unchanged.
+    pub fn digest(&self, i: usize, index: &Mutex<FileIndex>) -> std::io::Result<Digest> {
+        if let Some(d) = self.digests[i].get() {
+            return Ok(*d);
+        }
+        let entry = &self.entries[i];
+        let known = index
+            .lock()
+            .ok()
+            .and_then(|idx| idx.lookup(&entry.rel, &entry.stat));
+        let digest = match known {
+            Some(d) => d,
+            None => {
+                let d = hash_file(&self.root.join(&entry.rel))?;
+                if let Ok(mut idx) = index.lock() {
+                    idx.record(&entry.rel, entry.stat, d);
+                }
+                d
+            }
+        };
+        Ok(*self.digests[i].get_or_init(|| digest))
+    }
+
+    /// Computes the digests of `indices` up front, hashing changed files on all cores.
+    pub fn prefetch(&self, indices: &[usize], index: &Mutex<FileIndex>) -> std::io::Result<()> {
+        let todo: Vec<usize> = {
+            let idx = index
+                .lock()
+                .map_err(|_| std::io::Error::other("file index lock poisoned"))?;
+            indices
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let e = &self.entries[i];
+                    match idx.lookup(&e.rel, &e.stat) {
+                        Some(d) => {
+                            let _ = self.digests[i].set(d);
+                            false
+                        }
+                        None => self.digests[i].get().is_none(),
+                    }
+                })
+                .collect()
+        };
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let chunk = todo.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = todo
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .try_for_each(|&i| self.digest(i, index).map(|_| ()))
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("hashing thread panicked")))
+            })
+        })
+    }
+
+    /// Drops index entries of files that no longer exist (outputs outside the walk are
+    /// checked on disk).
+    pub fn prune_index(&self, index: &mut FileIndex) {
+        index.retain(|rel| self.find(rel).is_some() || self.root.join(rel).exists());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_within_their_prefix() {
+        let g = GlobMatcher::new("services/a/src/**").expect("glob");
+        assert_eq!(g.prefix(), "services/a/src");
+        assert!(g.is_match("services/a/src/x/y.go"));
+        assert!(!g.is_match("services/ab/src/y.go"));
+        let star = GlobMatcher::new("services/a/*.go").expect("glob");
+        assert!(star.is_match("services/a/main.go"));
+        assert!(!star.is_match("services/a/sub/main.go"));
+        let folder = GlobMatcher::new("services/a/api").expect("glob");
+        assert!(folder.is_match("services/a/api/token.json"));
+    }
+
+    #[test]
+    fn walk_skips_ignored_and_dot_folders() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for f in [
+            "a/x.go",
+            "a/node_modules/m.js",
+            ".isect/cache/b",
+            "a/dist/app.js",
+            "a/.env",
+        ] {
+            std::fs::create_dir_all(root.join(f).parent().expect("parent")).expect("mkdir");
+            std::fs::write(root.join(f), f).expect("write");
+        }
+        std::fs::write(root.join("a/.gitignore"), "dist/\n").expect("write");
+        let tree = FileTree::walk(root).expect("walk");
+        let rels: Vec<&str> = tree.entries().iter().map(|e| e.rel.as_str()).collect();
+        assert_eq!(rels, vec!["a/.env", "a/.gitignore", "a/x.go"]);
+        assert_eq!(tree.range("a/"), 0..3);
+    }
+}

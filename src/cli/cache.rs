@@ -1,0 +1,68 @@
+//! `isect cache stats|gc|clean`.
+
+use super::session::Session;
+use super::{CacheCommand, GlobalArgs, print_stdout};
+use crate::cache::LocalStore;
+use crate::error::{Error, ExitStatus, Result};
+
+pub(crate) fn cache(global: &GlobalArgs, command: &CacheCommand) -> Result<ExitStatus> {
+    let session = Session::open(global)?;
+    let dir = session.cache_dir();
+    let store = LocalStore::open(&dir)
+        .map_err(|e| Error::infra(format!("cannot open the cache folder {}", dir.display()), e))?;
+    match command {
+        CacheCommand::Stats => {
+            let s = store.stats();
+            let rate = if s.hits + s.misses > 0 {
+                #[allow(clippy::cast_precision_loss)]
+                let r = s.hits as f64 * 100.0 / (s.hits + s.misses) as f64;
+                format!("{r:.1}%")
+            } else {
+                "-".into()
+            };
+            print_stdout(&format!(
+                "cache:      {}\nentries:    {} step results, {} manifests\ncontent:    {} blobs, {}\nruns:       {} ({} hits, {} misses, hit rate {rate})\n",
+                s.dir,
+                s.records,
+                s.manifests,
+                s.blobs,
+                human_bytes(s.blob_bytes),
+                s.runs,
+                s.hits,
+                s.misses
+            ));
+        }
+        CacheCommand::Gc { max_size } => {
+            let (records, blobs) = store
+                .gc(*max_size)
+                .map_err(|e| Error::infra("cache garbage collection failed", e))?;
+            let s = store.stats();
+            print_stdout(&format!(
+                "removed {records} step results and {blobs} blobs; {} in {} blobs remain\n",
+                human_bytes(s.blob_bytes),
+                s.blobs
+            ));
+        }
+        CacheCommand::Clean => {
+            store
+                .clean()
+                .map_err(|e| Error::infra("cannot clean the cache", e))?;
+            print_stdout(&format!("removed every entry of {}\n", dir.display()));
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    if b >= f64::from(1 << 30) {
+        format!("{:.1} GiB", b / f64::from(1 << 30))
+    } else if b >= f64::from(1 << 20) {
+        format!("{:.1} MiB", b / f64::from(1 << 20))
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}

@@ -1,0 +1,12 @@
+//! Execution: keys first (`prepare`), then the scheduler runs what is not cached, each
+//! step's action (`actions`) running its processes (`runner`) in their own process groups.
+//! Must not evaluate scripts (that is `engine`) or print (that is `report`).
+
+mod actions;
+mod prepare;
+mod runner;
+mod scheduler;
+
+pub use prepare::{Prepared, prepare, rerun_reasons};
+pub use runner::{ProcessEnd, ProcessSpec, run_process};
+pub use scheduler::{RunContext, RunSettings, deadline, run};

@@ -1,0 +1,267 @@
+//! Before anything runs: every step's manifest and key. One walk of the workspace, digests
+//! from the file index (hashing on all cores only what changed), toolchains probed once,
+//! Go inputs from a memoised `go list`, upstream keys folded in plan order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::cache::{
+    CACHE_VERSION, Digest, FileIndex, FileTree, GlobMatcher, LocalStore, Manifest, StepKey,
+    diff_manifests,
+};
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::lang;
+use crate::plan::{Plan, Step, Toolchain};
+use crate::workspace::Workspace;
+
+/// Keys and manifests of a plan's steps, by step index.
+#[derive(Debug)]
+pub struct Prepared {
+    pub manifests: Vec<Manifest>,
+    pub keys: Vec<StepKey>,
+}
+
+/// Computes every step's manifest and key.
+pub fn prepare(
+    plan: &Plan,
+    workspace: &Workspace,
+    store: &LocalStore,
+    tree: &FileTree,
+    index: &Mutex<FileIndex>,
+) -> Result<Prepared> {
+    let root = &workspace.root;
+    let excluded = output_files(plan, tree)?;
+    let toolchains = identify_toolchains(plan, store)?;
+
+    let mut step_inputs: Vec<Vec<usize>> = Vec::with_capacity(plan.steps.len());
+    let mut go_lists: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for step in &plan.steps {
+        let matchers = compile(&step.options.inputs, step)?;
+        let mut files: Vec<usize> = tree
+            .matching(&matchers)
+            .into_iter()
+            .filter(|i| !excluded.contains(i))
+            .collect();
+        if let Some(module) = &step.options.go_module {
+            if !go_lists.contains_key(module) {
+                let listed = go_inputs(workspace, store, tree, index, module)?;
+                go_lists.insert(module.clone(), listed);
+            }
+            files.extend(go_lists[module].iter().filter_map(|rel| tree.find(rel)));
+            files.sort_unstable();
+            files.dedup();
+        }
+        step_inputs.push(files);
+    }
+    let all: Vec<usize> = step_inputs
+        .iter()
+        .flatten()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    tree.prefetch(&all, index)
+        .map_err(|e| Error::infra("cannot hash the workspace's files", e))?;
+
+    let mut manifests: Vec<Manifest> = Vec::with_capacity(plan.steps.len());
+    let mut keys: Vec<StepKey> = Vec::with_capacity(plan.steps.len());
+    for (i, step) in plan.steps.iter().enumerate() {
+        let mut inputs = BTreeMap::new();
+        for &f in &step_inputs[i] {
+            let digest = tree
+                .digest(f, index)
+                .map_err(|e| Error::infra(format!("cannot read {}", tree.entries()[f].rel), e))?;
+            inputs.insert(tree.entries()[f].rel.clone(), digest);
+        }
+        let mut env = BTreeMap::new();
+        for (name, value) in &step.options.env {
+            env.insert(name.clone(), Digest::of(value.as_bytes()));
+        }
+        for name in &step.options.pass_env {
+            let value = std::env::var(name).unwrap_or_default();
+            env.insert(name.clone(), Digest::of(value.as_bytes()));
+        }
+        let deps = plan.deps[i]
+            .iter()
+            .map(|&d| (plan.steps[d].id.to_string(), keys[d]))
+            .collect();
+        let manifest = Manifest {
+            cache_version: CACHE_VERSION,
+            step_id: step.id.to_string(),
+            kind: step.kind.name().to_string(),
+            impl_version: step.kind.impl_version(),
+            options: options_json(step),
+            inputs,
+            toolchain: step
+                .kind
+                .toolchain()
+                .and_then(|t| toolchains.get(&t).cloned()),
+            env,
+            deps,
+        };
+        keys.push(manifest.key());
+        manifests.push(manifest);
+    }
+    let _ = root;
+    Ok(Prepared { manifests, keys })
+}
+
+/// The step's normalised options: its kind's fields plus the flags that change its result.
+fn options_json(step: &Step) -> String {
+    let mut value = serde_json::to_value(&step.kind).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("outputs".into(), step.options.outputs.clone().into());
+        map.insert("side_effects".into(), step.options.side_effects.into());
+    }
+    value.to_string()
+}
+
+fn compile(globs: &[String], step: &Step) -> Result<Vec<GlobMatcher>> {
+    globs
+        .iter()
+        .map(|g| {
+            GlobMatcher::new(g).map_err(|e| {
+                Error::user(
+                    Diagnostic::error(
+                        "script::invalid_glob",
+                        format!("step {} has an invalid glob `{g}`: {e}", step.id),
+                    )
+                    .note(format!("declared at {}", step.declared_at))
+                    .help("globs use `*` within a folder and `**` across folders"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Files matching any step's declared outputs: never inputs, or a build would invalidate itself.
+fn output_files(plan: &Plan, tree: &FileTree) -> Result<BTreeSet<usize>> {
+    let mut out = BTreeSet::new();
+    for step in &plan.steps {
+        out.extend(tree.matching(&compile(&step.options.outputs, step)?));
+    }
+    Ok(out)
+}
+
+fn identify_toolchains(plan: &Plan, store: &LocalStore) -> Result<BTreeMap<Toolchain, String>> {
+    let needed: BTreeSet<Toolchain> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.kind.toolchain())
+        .collect();
+    let memo = store.memo_path("", "toolchains.json");
+    let mut found = BTreeMap::new();
+    for toolchain in needed {
+        match lang::toolchain::identify(toolchain, &memo) {
+            Ok(version) => {
+                found.insert(toolchain, version);
+            }
+            Err(err) => {
+                let users: Vec<String> = plan
+                    .steps
+                    .iter()
+                    .filter(|s| s.kind.toolchain() == Some(toolchain))
+                    .map(|s| s.id.to_string())
+                    .take(3)
+                    .collect();
+                return Err(Error::user(
+                    Diagnostic::error("toolchain::missing", format!("{err}: needed by {}", users.join(", ")))
+                        .help(toolchain.install_hint())
+                        .note("`isect doctor` lists every toolchain the workspace needs and what was found"),
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The workspace files a Go module's packages and tests are built from, via `go list`,
+/// memoised by the content of every file under the module and its local dependencies.
+fn go_inputs(
+    workspace: &Workspace,
+    store: &LocalStore,
+    tree: &FileTree,
+    index: &Mutex<FileIndex>,
+    module: &str,
+) -> Result<BTreeSet<String>> {
+    let mut dirs = vec![module.to_string()];
+    dirs.extend(workspace.transitive_deps(module));
+    let mut files: Vec<usize> = Vec::new();
+    for dir in &dirs {
+        files.extend(tree.range(&format!("{dir}/")));
+    }
+    files.sort_unstable();
+    files.dedup();
+    tree.prefetch(&files, index)
+        .map_err(|e| Error::infra("cannot hash Go sources", e))?;
+    let mut hasher = blake3::Hasher::new();
+    for &f in &files {
+        let digest = tree
+            .digest(f, index)
+            .map_err(|e| Error::infra("cannot hash Go sources", e))?;
+        hasher.update(tree.entries()[f].rel.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(&digest.0);
+    }
+    let fingerprint = hasher.finalize().to_hex().to_string();
+    let memo = store.memo_path("golist", &format!("{fingerprint}.json"));
+    if let Some(list) = std::fs::read(&memo)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BTreeSet<String>>(&b).ok())
+    {
+        return Ok(list);
+    }
+    let list = run_go_list(&workspace.root, module)?;
+    if let Ok(bytes) = serde_json::to_vec(&list) {
+        let _ = crate::cache::write_memo(&memo, &bytes);
+    }
+    Ok(list)
+}
+
+fn run_go_list(root: &Path, module: &str) -> Result<BTreeSet<String>> {
+    let mut args = lang::golang::list_args();
+    args.insert(1, "-e".into());
+    let output = std::process::Command::new("go")
+        .args(&args)
+        .current_dir(root.join(module))
+        .output()
+        .map_err(|e| Error::infra(format!("cannot run `go list` in {module}"), e))?;
+    if !output.status.success() {
+        return Err(Error::user(
+            Diagnostic::error("golang::list_failed", format!("`go list` failed in {module}"))
+                .note(String::from_utf8_lossy(&output.stderr).trim().to_string())
+                .help("check go.mod: every required module must be available offline or replaced by a local path"),
+        ));
+    }
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    lang::golang::parse_list(&output.stdout, &root)
+        .map_err(|e| Error::infra("cannot parse `go list -json` output", e))
+}
+
+/// Why a step must run: what changed since the last run of the same step in this workspace.
+#[must_use]
+pub fn rerun_reasons(
+    store: &LocalStore,
+    last_key: Option<&StepKey>,
+    manifest: &Manifest,
+) -> Vec<String> {
+    let Some(last) = last_key else {
+        return vec!["first run".into()];
+    };
+    if *last == manifest.key() {
+        return vec!["no cached result (the last run failed, or the cache was cleaned)".into()];
+    }
+    match store.get_manifest(last) {
+        Some(old) => {
+            let reasons = diff_manifests(&old, manifest);
+            if reasons.is_empty() {
+                vec!["inputs changed".into()]
+            } else {
+                reasons
+            }
+        }
+        None => vec!["the last run's manifest is no longer in the cache".into()],
+    }
+}

@@ -1,0 +1,221 @@
+//! `Step`: one cacheable unit of work, as a script declared it. Typed all the way down:
+//! `StepKind` says what to do, `StepOptions` what it reads, writes and may see.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::workspace::StepId;
+
+/// Where a step was declared: a script file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredAt {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for DeclaredAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One process to run: a program and its arguments, with a working folder relative to the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Workspace-relative working folder.
+    pub cwd: String,
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.program == "sh" && self.args.first().is_some_and(|a| a == "-c") {
+            return f.write_str(self.args.get(1).map_or("", String::as_str));
+        }
+        f.write_str(&self.program)?;
+        for arg in &self.args {
+            if arg.contains(' ') {
+                write!(f, " '{arg}'")?
+            } else {
+                write!(f, " {arg}")?
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a step does. Each variant's fields are its normalised options, part of the cache key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepKind {
+    /// `sh(...)`, `exec(...)` or a custom `step(...)`: commands run in order.
+    Exec { commands: Vec<Command> },
+    /// `go build -trimpath` of one main package into the service's output folder.
+    GoBuild {
+        module: String,
+        pkg: String,
+        output: String,
+        tags: Vec<String>,
+        ldflags: String,
+        cgo: bool,
+    },
+    /// `go test -json` with a coverage profile, a JUnit report and an optional coverage gate.
+    GoTest {
+        module: String,
+        pkgs: Vec<String>,
+        race: bool,
+        short: bool,
+        tags: Vec<String>,
+        run: Option<String>,
+        coverage_min: Option<f64>,
+    },
+    /// `go vet`.
+    GoVet { module: String, pkgs: Vec<String> },
+    /// Byte-compile every Python source, so a syntax error fails the build stage.
+    PyCheck { dir: String, paths: Vec<String> },
+    /// pytest under coverage.py with a JUnit report and an optional coverage gate.
+    PyTest {
+        dir: String,
+        args: Vec<String>,
+        source: Vec<String>,
+        coverage_min: Option<f64>,
+    },
+    /// `npm ci` (with a lockfile) or `npm install`.
+    NodeInstall { dir: String },
+    /// `npm run <script>`.
+    NodeRun { dir: String, script: String },
+}
+
+impl StepKind {
+    /// Short kind name, as shown in plans and used as the default step name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Exec { .. } => "exec",
+            Self::GoBuild { .. } => "go_build",
+            Self::GoTest { .. } => "go_test",
+            Self::GoVet { .. } => "go_vet",
+            Self::PyCheck { .. } => "py_check",
+            Self::PyTest { .. } => "py_test",
+            Self::NodeInstall { .. } => "npm_install",
+            Self::NodeRun { .. } => "npm_run",
+        }
+    }
+
+    /// Version of this kind's implementation: bump it when what the step does changes,
+    /// so old cache entries stop matching.
+    #[must_use]
+    pub fn impl_version(&self) -> u32 {
+        match self {
+            Self::Exec { .. }
+            | Self::GoBuild { .. }
+            | Self::GoTest { .. }
+            | Self::GoVet { .. }
+            | Self::PyCheck { .. }
+            | Self::PyTest { .. }
+            | Self::NodeInstall { .. }
+            | Self::NodeRun { .. } => 1,
+        }
+    }
+
+    /// The toolchain whose identity is part of the key.
+    #[must_use]
+    pub fn toolchain(&self) -> Option<Toolchain> {
+        match self {
+            Self::Exec { .. } => None,
+            Self::GoBuild { .. } | Self::GoTest { .. } | Self::GoVet { .. } => Some(Toolchain::Go),
+            Self::PyCheck { .. } | Self::PyTest { .. } => Some(Toolchain::Python),
+            Self::NodeInstall { .. } | Self::NodeRun { .. } => Some(Toolchain::Node),
+        }
+    }
+}
+
+/// A language toolchain a step needs on PATH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Toolchain {
+    Go,
+    Python,
+    Node,
+}
+
+impl Toolchain {
+    /// The program that is probed and run.
+    #[must_use]
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::Go => "go",
+            Self::Python => "python3",
+            Self::Node => "node",
+        }
+    }
+
+    /// Arguments that print the version.
+    #[must_use]
+    pub fn version_args(self) -> &'static [&'static str] {
+        match self {
+            Self::Go => &["version"],
+            Self::Python | Self::Node => &["--version"],
+        }
+    }
+
+    /// What to install when it is missing.
+    #[must_use]
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            Self::Go => {
+                "install Go: `apt-get install golang-go` (Debian/Ubuntu) or https://go.dev/dl"
+            }
+            Self::Python => {
+                "install Python 3: `apt-get install python3` and `pip install pytest coverage`"
+            }
+            Self::Node => "install Node.js 20: `apt-get install nodejs npm` or https://nodejs.org",
+        }
+    }
+}
+
+impl fmt::Display for Toolchain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.program())
+    }
+}
+
+/// What a step reads, writes and may see, beyond its kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepOptions {
+    /// Workspace-relative globs of input files.
+    pub inputs: Vec<String>,
+    /// Infer Go inputs with `go list -deps` in this module folder (workspace-relative).
+    pub go_module: Option<String>,
+    /// Workspace-relative globs or paths of output files.
+    pub outputs: Vec<String>,
+    /// Environment variables set for the step; names and values are part of the key.
+    pub env: BTreeMap<String, String>,
+    /// Variables passed through from isect's environment; their values are part of the key.
+    pub pass_env: Vec<String>,
+    /// Seconds before the step is killed.
+    pub timeout_secs: Option<u64>,
+    /// `false`: never read from or written to the cache.
+    pub cache: bool,
+    /// The step changes the world (push, deploy): never skipped by its hash alone.
+    pub side_effects: bool,
+}
+
+/// A step in the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub id: StepId,
+    pub service: String,
+    pub stage: String,
+    pub name: String,
+    pub kind: StepKind,
+    pub options: StepOptions,
+    /// The service's output folder, workspace-relative (`.isect/out/<service>`).
+    pub out_dir: String,
+    /// The script line that declared the step.
+    pub declared_at: DeclaredAt,
+}
