@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::digest::Digest;
 
@@ -153,12 +153,6 @@ impl FileIndex {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-}
-
-/// How long ago `stat` was modified (for tests and diagnostics).
-#[must_use]
-pub fn age(stat: &Stat) -> Duration {
-    Duration::from_nanos(u64::try_from(now_ns() - stat.mtime_ns).unwrap_or(0))
 }
 
 fn decode(bytes: &[u8]) -> Option<HashMap<String, Entry>> {

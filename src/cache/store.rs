@@ -307,7 +307,7 @@ impl LocalStore {
                 }
             }
         }
-        records.sort_by(|a, b| b.0.cmp(&a.0)); // newest first
+        records.sort_by_key(|r| std::cmp::Reverse(r.0)); // newest first
         let mut kept_bytes = 0u64;
         let mut live = std::collections::HashSet::new();
         let mut removed_records = 0;

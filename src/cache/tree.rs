@@ -114,15 +114,14 @@ impl FileTree {
                     let Ok(entry) = entry else {
                         return ignore::WalkState::Continue;
                     };
-                    if entry.file_type().is_some_and(|t| t.is_file()) {
-                        if let (Ok(meta), Ok(rel)) =
+                    if entry.file_type().is_some_and(|t| t.is_file())
+                        && let (Ok(meta), Ok(rel)) =
                             (entry.metadata(), entry.path().strip_prefix(root))
-                        {
-                            sink.local.push(FileEntry {
-                                rel: rel.to_string_lossy().into_owned(),
-                                stat: Stat::of(&meta),
-                            });
-                        }
+                    {
+                        sink.local.push(FileEntry {
+                            rel: rel.to_string_lossy().into_owned(),
+                            stat: Stat::of(&meta),
+                        });
                     }
                     ignore::WalkState::Continue
                 })

@@ -204,12 +204,12 @@ pub(crate) async fn stage(
 /// Saves the file index and the last key of every step that ran, merged with what another
 /// isect process may have saved meanwhile.
 fn save_state(ctx: &RunContext, root: &std::path::Path) {
-    if let Ok(mut index) = ctx.index.lock() {
-        if let Err(e) = index.save() {
-            ctx.reporter.event(&Event::Warning {
-                message: format!("cannot save the file index: {e}"),
-            });
-        }
+    if let Ok(mut index) = ctx.index.lock()
+        && let Err(e) = index.save()
+    {
+        ctx.reporter.event(&Event::Warning {
+            message: format!("cannot save the file index: {e}"),
+        });
     }
     let path = root.join(".isect/last-keys.json");
     let mut merged: BTreeMap<String, String> = std::fs::read(&path)

@@ -87,10 +87,9 @@ impl Session {
             .ok()
             .map(|p| p.to_string_lossy().into_owned());
         if let Some(project) = rel.and_then(|r| self.workspace.owner_of(&format!("{r}/")).cloned())
+            && project.kind == crate::workspace::ProjectKind::Service
         {
-            if project.kind == crate::workspace::ProjectKind::Service {
-                return Ok(vec![(project.name, "current folder".into())]);
-            }
+            return Ok(vec![(project.name, "current folder".into())]);
         }
         Err(Error::user(
             Diagnostic::error("cli::no_service", "no service given")

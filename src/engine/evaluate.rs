@@ -126,6 +126,10 @@ pub fn evaluate_service(
         dir: project.dir.clone(),
         language: project.language.map(|l| l.as_str().to_string()),
         out: format!(".isect/out/{}", project.name),
+        deps: workspace
+            .transitive_deps(&project.dir)
+            .into_iter()
+            .collect(),
         script: source_name.clone(),
     };
     let mut ast = engine

@@ -33,12 +33,11 @@ impl StdlibResolver {
     }
 
     fn text(name: &str) -> Option<String> {
-        if let Some(dir) = std::env::var_os(EnvVars::ISECT_STDLIB_DIR) {
-            if let Ok(text) =
+        if let Some(dir) = std::env::var_os(EnvVars::ISECT_STDLIB_DIR)
+            && let Ok(text) =
                 std::fs::read_to_string(std::path::Path::new(&dir).join(format!("{name}.rhai")))
-            {
-                return Some(text);
-            }
+        {
+            return Some(text);
         }
         STDLIB
             .iter()

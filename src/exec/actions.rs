@@ -16,7 +16,7 @@ use crate::report::{Event, Reporter};
 
 /// How a step's action ended.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(super) struct Outcome {
     pub success: bool,
     pub cancelled: bool,
     /// What went wrong, in one line.
@@ -27,7 +27,7 @@ pub struct Outcome {
 }
 
 /// Runs one step's processes.
-pub struct Action<'a> {
+pub(super) struct Action<'a> {
     root: &'a Path,
     step: &'a Step,
     env: BTreeMap<String, String>,
@@ -38,7 +38,7 @@ pub struct Action<'a> {
 
 impl<'a> Action<'a> {
     #[must_use]
-    pub fn new(
+    pub(super) fn new(
         root: &'a Path,
         step: &'a Step,
         cancel: watch::Receiver<bool>,
@@ -141,7 +141,7 @@ impl<'a> Action<'a> {
     }
 
     /// Performs the step.
-    pub async fn perform(mut self) -> Outcome {
+    pub(super) async fn perform(mut self) -> Outcome {
         let step = self.step;
         if let Err(e) = std::fs::create_dir_all(self.abs(&step.out_dir).join("reports")) {
             return self.fail(format!("cannot create {}: {e}", step.out_dir), None);

@@ -119,7 +119,7 @@ pub async fn run_process(
 }
 
 /// Resolves once `cancel` is true.
-pub async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+pub(super) async fn cancelled(cancel: &mut watch::Receiver<bool>) {
     while !*cancel.borrow_and_update() {
         if cancel.changed().await.is_err() {
             std::future::pending::<()>().await;

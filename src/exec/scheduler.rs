@@ -189,10 +189,10 @@ async fn run_step(
     if *cancel.borrow() {
         return skipped(step, "not run: the run was interrupted".into());
     }
-    if cacheable {
-        if let Some(hit) = blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key)).await {
-            return cached_result(ctx, step, result, hit, started);
-        }
+    if cacheable
+        && let Some(hit) = blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key)).await
+    {
+        return cached_result(ctx, step, result, hit, started);
     }
     // Hold the key's lock while running, so a second process waits and then hits.
     let lock = if cacheable {
@@ -200,10 +200,11 @@ async fn run_step(
     } else {
         None
     };
-    if cacheable && lock.is_some() {
-        if let Some(hit) = blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key)).await {
-            return cached_result(ctx, step, result, hit, started);
-        }
+    if cacheable
+        && lock.is_some()
+        && let Some(hit) = blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key)).await
+    {
+        return cached_result(ctx, step, result, hit, started);
     }
     let manifest = &prepared.manifests[i];
     let last = ctx
@@ -369,19 +370,19 @@ fn ensure_output(ctx: &RunContext, output: &OutputEntry) -> Result<(), crate::ca
                 .flatten()
         });
         if current == Some(output.digest) {
-            if known.is_none() {
-                if let Ok(mut index) = ctx.index.lock() {
-                    index.record(&output.path, stat, output.digest);
-                }
+            if known.is_none()
+                && let Ok(mut index) = ctx.index.lock()
+            {
+                index.record(&output.path, stat, output.digest);
             }
             return Ok(());
         }
     }
     ctx.store.restore(&ctx.root, output)?;
-    if let Ok(meta) = std::fs::metadata(&path) {
-        if let Ok(mut index) = ctx.index.lock() {
-            index.record(&output.path, Stat::of(&meta), output.digest);
-        }
+    if let Ok(meta) = std::fs::metadata(&path)
+        && let Ok(mut index) = ctx.index.lock()
+    {
+        index.record(&output.path, Stat::of(&meta), output.digest);
     }
     Ok(())
 }

@@ -150,10 +150,9 @@ pub fn parse_list(output: &[u8], root: &Path) -> Result<BTreeSet<String>, serde_
                 .dir
                 .as_deref()
                 .and_then(|d| rel(&Path::new(d).join("go.sum")))
+                && root.join(&go_sum).is_file()
             {
-                if root.join(&go_sum).is_file() {
-                    files.insert(go_sum);
-                }
+                files.insert(go_sum);
             }
         }
     }

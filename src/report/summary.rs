@@ -135,7 +135,7 @@ pub fn render_summary(summary: &RunSummary, root: &Path, color: bool) -> String 
 
 /// A failed step as a diagnostic: the script line that declared it, the log tail.
 #[must_use]
-pub fn failure_diagnostic(step: &StepResult, root: &Path) -> Diagnostic {
+pub(super) fn failure_diagnostic(step: &StepResult, root: &Path) -> Diagnostic {
     let at = &step.declared_at;
     let mut location = Location::new(&at.file, at.line, at.column);
     if let Ok(text) = std::fs::read_to_string(root.join(&at.file)) {
@@ -144,10 +144,9 @@ pub fn failure_diagnostic(step: &StepResult, root: &Path) -> Diagnostic {
         .file
         .strip_prefix("stdlib/")
         .and_then(|f| f.strip_suffix(".rhai"))
+        && let Some((_, text)) = crate::engine::STDLIB.iter().find(|(n, _)| *n == name)
     {
-        if let Some((_, text)) = crate::engine::STDLIB.iter().find(|(n, _)| *n == name) {
-            location = location.with_text(Arc::from(*text));
-        }
+        location = location.with_text(Arc::from(*text));
     }
     let mut d = Diagnostic::error(
         "step::failed",

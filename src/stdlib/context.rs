@@ -19,11 +19,22 @@ pub struct ServiceInfo {
     pub language: Option<String>,
     /// Workspace-relative output folder.
     pub out: String,
+    /// Workspace-relative folders of the libraries it uses, directly or not.
+    pub deps: Vec<String>,
     /// The file being evaluated (the pipeline script, or the template's name).
     pub script: String,
 }
 
 impl ServiceInfo {
+    /// Default inputs of a step: the service's folder and those of the libraries it uses.
+    #[must_use]
+    pub fn tree_globs(&self) -> Vec<String> {
+        std::iter::once(&self.dir)
+            .chain(&self.deps)
+            .map(|d| format!("{d}/**"))
+            .collect()
+    }
+
     /// The map stage closures receive.
     #[must_use]
     pub fn to_map(&self) -> rhai::Map {
@@ -35,6 +46,14 @@ impl ServiceInfo {
             self.language.clone().map_or(Dynamic::UNIT, Into::into),
         );
         map.insert("out".into(), self.out.clone().into());
+        map.insert(
+            "deps".into(),
+            self.deps
+                .iter()
+                .map(|d| Dynamic::from(d.clone()))
+                .collect::<rhai::Array>()
+                .into(),
+        );
         map
     }
 }
@@ -236,10 +255,10 @@ pub fn declare(
         declared_at: call_site(ctx),
     });
     CONTEXT.with(|c| {
-        if let Some(Context { frames, .. }) = c.borrow_mut().as_mut() {
-            if let Some(Frame::Stage(steps)) = frames.last_mut() {
-                steps.push(step.clone());
-            }
+        if let Some(Context { frames, .. }) = c.borrow_mut().as_mut()
+            && let Some(Frame::Stage(steps)) = frames.last_mut()
+        {
+            steps.push(step.clone());
         }
     });
     Ok(StepHandle(step))
@@ -254,11 +273,11 @@ pub fn declare_command(
     options: StepOptions,
 ) -> Result<StepHandle, Box<EvalAltResult>> {
     let recorded = CONTEXT.with(|c| {
-        if let Some(Context { frames, .. }) = c.borrow_mut().as_mut() {
-            if let Some(Frame::CustomStep(commands)) = frames.last_mut() {
-                commands.push(command.clone());
-                return true;
-            }
+        if let Some(Context { frames, .. }) = c.borrow_mut().as_mut()
+            && let Some(Frame::CustomStep(commands)) = frames.last_mut()
+        {
+            commands.push(command.clone());
+            return true;
         }
         false
     });

@@ -27,7 +27,7 @@ fn command_step(
         .cwd
         .map_or_else(|| svc.dir.clone(), |c| resolve_path(&svc, &c));
     let name = common.name.clone().unwrap_or_else(|| function.to_string());
-    let default_inputs = vec![format!("{}/**", svc.dir)];
+    let default_inputs = svc.tree_globs();
     let options = common.into_step_options(&svc, default_inputs);
     let command = Command {
         program: program.to_string(),
@@ -38,6 +38,8 @@ fn command_step(
 }
 
 /// The functions every script sees without an import.
+// rhai's export macro unwraps the `&mut` receiver of the getters it generates.
+#[allow(clippy::unwrap_used)]
 #[export_module]
 pub mod module {
     use rhai::{Array, FnPtr, Map};
@@ -125,7 +127,7 @@ pub mod module {
         let (common, options::NoOptions {}) = options::parse("step", opts, &[])?;
         let (result, commands) =
             context::collect_commands(|| context::call_closure(&ctx, &body, Dynamic::UNIT));
-        result?;
+        let _ = result?;
         if commands.is_empty() {
             return Err(ScriptError::new(
                 "script::empty_step",
@@ -134,7 +136,7 @@ pub mod module {
             .help("call sh(...) or exec(...) inside the step's closure")
             .into());
         }
-        let default_inputs = vec![format!("{}/**", svc.dir)];
+        let default_inputs = svc.tree_globs();
         let options = common.into_step_options(&svc, default_inputs);
         context::declare(&ctx, name.to_string(), StepKind::Exec { commands }, options)
     }

@@ -28,7 +28,7 @@ fn run_script(
         .name
         .clone()
         .unwrap_or_else(|| format!("npm_{script}"));
-    let step_options = common.into_step_options(&svc, vec![format!("{}/**", svc.dir)]);
+    let step_options = common.into_step_options(&svc, svc.tree_globs());
     context::declare(
         ctx,
         name,

@@ -208,11 +208,11 @@ pub(crate) fn duration_secs(function: &str, value: Dynamic) -> Result<u64, Box<E
         return u64::try_from(n)
             .map_err(|_| invalid(function, "timeout", "a positive number of seconds", &value));
     }
-    if let Ok(f) = value.as_float() {
-        if f > 0.0 {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            return Ok(f.ceil() as u64);
-        }
+    if let Ok(f) = value.as_float()
+        && f > 0.0
+    {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        return Ok(f.ceil() as u64);
     }
     if let Some(text) = value
         .clone()

@@ -7,7 +7,7 @@ use crate::stdlib::context::ServiceInfo;
 
 /// The whole service folder.
 fn default_inputs(svc: &ServiceInfo) -> Vec<String> {
-    vec![format!("{}/**", svc.dir)]
+    svc.tree_globs()
 }
 
 /// The `python` namespace.

@@ -129,10 +129,9 @@ fn toml_diagnostic(text: &str, err: &toml::de::Error) -> Diagnostic {
     if let Some(unknown) = message
         .strip_prefix("unknown field `")
         .and_then(|m| m.split('`').next())
+        && let Some(close) = did_you_mean(unknown, KNOWN_KEYS.iter().copied())
     {
-        if let Some(close) = did_you_mean(unknown, KNOWN_KEYS.iter().copied()) {
-            diagnostic = diagnostic.help(format!("did you mean `{close}`?"));
-        }
+        diagnostic = diagnostic.help(format!("did you mean `{close}`?"));
     }
     if diagnostic.help.is_none() {
         diagnostic =

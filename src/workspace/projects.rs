@@ -136,10 +136,10 @@ impl Workspace {
                     .iter()
                     .filter(|d| target == **d || target.starts_with(&format!("{d}/")))
                     .max_by_key(|d| d.len());
-                if let Some(owner) = owner {
-                    if *owner != project.dir {
-                        resolved.insert(owner.clone(), why);
-                    }
+                if let Some(owner) = owner
+                    && *owner != project.dir
+                {
+                    resolved.insert(owner.clone(), why);
                 }
             }
             project.depends_on = resolved;
