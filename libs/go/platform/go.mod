@@ -1,0 +1,3 @@
+module example.com/platform/libs/go/platform
+
+go 1.19
