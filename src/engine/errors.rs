@@ -71,16 +71,74 @@ pub fn to_diagnostic(err: &EvalAltResult, sources: &SourceLookup) -> Diagnostic 
         }
     }
     let mut diagnostic = innermost(current);
+    let focus = match current {
+        EvalAltResult::ErrorRuntime(value, _) if value.is::<ScriptError>() => {
+            value.clone().cast::<ScriptError>().focus
+        }
+        _ => None,
+    };
     let len = underline_len(current);
-    if let Some(location) = sources.location(&file, current.position(), len) {
-        diagnostic = diagnostic.at(location);
+    let inner = sources.location(&file, current.position(), len);
+    // An error inside a stdlib template is the caller's mistake: point at the caller's line
+    // and show the template line as context.
+    let user_call = if file.starts_with("stdlib/") {
+        calls
+            .iter()
+            .rposition(|(f, pos, _)| !f.starts_with("stdlib/") && !pos.is_none())
+    } else {
+        None
+    };
+    match user_call {
+        Some(index) => {
+            let (call_file, pos, _) = calls.remove(index);
+            if let Some(location) = sources.location(&call_file, pos, 1) {
+                diagnostic = diagnostic.at(focused(location, focus.as_deref()));
+            }
+            if let Some(location) = inner {
+                diagnostic =
+                    diagnostic.related(location, "raised here, inside the stdlib template");
+            }
+        }
+        None => {
+            if let Some(location) = inner {
+                diagnostic = diagnostic.at(focused(location, focus.as_deref()));
+            }
+        }
     }
     for (call_file, pos, what) in calls.into_iter().rev() {
+        if call_file.starts_with("stdlib/") {
+            continue;
+        }
         if let Some(location) = sources.location(&call_file, pos, 1) {
             diagnostic = diagnostic.related(location, format!("in {what}, called from here"));
         }
     }
     diagnostic
+}
+
+/// Moves a location onto `word` when it appears on the same line at or after it.
+fn focused(location: Location, word: Option<&str>) -> Location {
+    let (Some(word), Some(text)) = (word, location.text.clone()) else {
+        return location;
+    };
+    let Some(line) = text.lines().nth(location.line.saturating_sub(1)) else {
+        return location;
+    };
+    let start: String = line
+        .chars()
+        .skip(location.column.saturating_sub(1))
+        .collect();
+    match start.find(word) {
+        Some(byte) => {
+            let column = location.column + start[..byte].chars().count();
+            Location {
+                column,
+                len: word.chars().count(),
+                ..location
+            }
+        }
+        None => location,
+    }
 }
 
 fn display_fn(name: &str) -> String {
@@ -93,7 +151,10 @@ fn display_fn(name: &str) -> String {
 
 fn underline_len(err: &EvalAltResult) -> usize {
     match err {
-        EvalAltResult::ErrorFunctionNotFound(sig, _) => sig.split(' ').next().map_or(1, str::len),
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => {
+            let name = sig.split([' ', '(']).next().unwrap_or(sig);
+            name.rsplit("::").next().map_or(1, str::len)
+        }
         EvalAltResult::ErrorVariableNotFound(name, _) => name.len(),
         _ => 1,
     }

@@ -89,6 +89,8 @@ pub struct ScriptError {
     pub message: String,
     pub label: Option<String>,
     pub help: Option<String>,
+    /// A word on the call's line to underline (an option's key), when it is there.
+    pub focus: Option<String>,
 }
 
 impl ScriptError {
@@ -99,6 +101,7 @@ impl ScriptError {
             message: message.into(),
             label: None,
             help: None,
+            focus: None,
         }
     }
 
@@ -111,6 +114,12 @@ impl ScriptError {
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn focus(mut self, word: impl Into<String>) -> Self {
+        self.focus = Some(word.into());
         self
     }
 }
@@ -240,12 +249,9 @@ pub fn declare(
     options: StepOptions,
 ) -> Result<StepHandle, Box<EvalAltResult>> {
     if in_custom_step() {
-        return Err(ScriptError::new(
-            "script::step_in_step",
-            format!("`{}` cannot be used inside step(...)", ctx.fn_name()),
-        )
-        .help("a custom step runs commands: use sh(...) or exec(...) inside it, and declare language steps in the stage")
-        .into());
+        let error = ScriptError::new("script::step_in_step", format!("`{}` cannot be used inside step(...)", ctx.fn_name()))
+            .help("a custom step runs commands: use sh(...) or exec(...) inside it, and declare language steps in the stage");
+        return Err(super::options::at_call(ctx, error.into()));
     }
     let step = Arc::new(DeclaredStep {
         serial: SERIAL.fetch_add(1, Ordering::Relaxed),

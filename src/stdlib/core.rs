@@ -22,7 +22,7 @@ fn command_step(
         cwd: Option<String>,
     }
     let svc = context::current_service()?;
-    let (common, own) = options::parse::<CommandOpts>(function, opts, &["cwd"])?;
+    let (common, own) = options::parse::<CommandOpts>(ctx, function, opts, &["cwd"])?;
     let cwd = own
         .cwd
         .map_or_else(|| svc.dir.clone(), |c| resolve_path(&svc, &c));
@@ -124,7 +124,7 @@ pub mod module {
         body: FnPtr,
     ) -> Result<StepHandle, Box<EvalAltResult>> {
         let svc = context::current_service()?;
-        let (common, options::NoOptions {}) = options::parse("step", opts, &[])?;
+        let (common, options::NoOptions {}) = options::parse(&ctx, "step", opts, &[])?;
         let (result, commands) =
             context::collect_commands(|| context::call_closure(&ctx, &body, Dynamic::UNIT));
         let _ = result?;
@@ -160,7 +160,8 @@ pub mod module {
             needs: Vec<String>,
             part_of: Option<String>,
         }
-        let parsed: StageOpts = options::typed("stage", opts, &["needs", "part_of"])?;
+        let parsed: StageOpts = options::typed("stage", opts, &["needs", "part_of"])
+            .map_err(|e| options::at_call(&ctx, e))?;
         Ok(StageSpec {
             needs: parsed.needs,
             part_of: parsed.part_of,
@@ -176,6 +177,7 @@ pub mod module {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn check_options(
+        ctx: NativeCallContext,
         function: ImmutableString,
         opts: Map,
         allowed: Array,
@@ -188,11 +190,12 @@ pub mod module {
                     "script::unknown_option",
                     format!("unknown option `{key}` for `{function}`"),
                 )
-                .help(format!("valid options: {}", refs.join(", ")));
+                .help(format!("valid options: {}", refs.join(", ")))
+                .focus(key.as_str());
                 if let Some(close) = crate::diagnostic::did_you_mean(key, refs.iter().copied()) {
                     error = error.label(format!("did you mean `{close}`?"));
                 }
-                return Err(error.into());
+                return Err(options::at_call(&ctx, error.into()));
             }
         }
         Ok(())

@@ -67,6 +67,7 @@ pub mod module {
     pub fn build_with(ctx: NativeCallContext, opts: Map) -> Result<StepHandle, Box<EvalAltResult>> {
         let svc = context::current_service()?;
         let (common, o) = options::parse::<BuildOpts>(
+            &ctx,
             "golang::build",
             opts,
             &["pkg", "output", "tags", "ldflags", "cgo"],
@@ -104,6 +105,7 @@ pub mod module {
     pub fn test_with(ctx: NativeCallContext, opts: Map) -> Result<StepHandle, Box<EvalAltResult>> {
         let svc = context::current_service()?;
         let (common, o) = options::parse::<TestOpts>(
+            &ctx,
             "golang::test",
             opts,
             &["pkgs", "race", "short", "tags", "run", "coverage_min"],
@@ -143,7 +145,7 @@ pub mod module {
     #[rhai_fn(name = "vet", return_raw)]
     pub fn vet_with(ctx: NativeCallContext, opts: Map) -> Result<StepHandle, Box<EvalAltResult>> {
         let svc = context::current_service()?;
-        let (common, o) = options::parse::<VetOpts>("golang::vet", opts, &["pkgs"])?;
+        let (common, o) = options::parse::<VetOpts>(&ctx, "golang::vet", opts, &["pkgs"])?;
         let name = common.name.clone().unwrap_or_else(|| "go_vet".into());
         let mut step_options = common.into_step_options(&svc, Vec::new());
         step_options.go_module = Some(svc.dir.clone());

@@ -22,7 +22,7 @@ fn run_script(
     opts: Map,
 ) -> Result<StepHandle, Box<EvalAltResult>> {
     let svc = context::current_service()?;
-    let (common, o) = options::parse::<RunOpts>(function, opts, &["script"])?;
+    let (common, o) = options::parse::<RunOpts>(ctx, function, opts, &["script"])?;
     let script = o.script.unwrap_or_else(|| default_script.to_string());
     let name = common
         .name
@@ -68,7 +68,7 @@ pub mod module {
         opts: Map,
     ) -> Result<StepHandle, Box<EvalAltResult>> {
         let svc = context::current_service()?;
-        let (common, options::NoOptions {}) = options::parse("node::install", opts, &[])?;
+        let (common, options::NoOptions {}) = options::parse(&ctx, "node::install", opts, &[])?;
         let name = common.name.clone().unwrap_or_else(|| "npm_install".into());
         let inputs = vec![
             format!("{}/package.json", svc.dir),

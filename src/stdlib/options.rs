@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, EvalAltResult, Map, NativeCallContext};
 use serde::de::DeserializeOwned;
 
 use super::context::{ScriptError, ServiceInfo};
@@ -81,6 +81,24 @@ pub(crate) fn resolve_path(svc: &ServiceInfo, path: &str) -> String {
 
 /// Splits `map` into the common options and a typed `T` for the rest.
 pub(crate) fn parse<T: DeserializeOwned>(
+    ctx: &NativeCallContext,
+    function: &str,
+    map: Map,
+    own_keys: &[&str],
+) -> Result<(CommonOptions, T), Box<EvalAltResult>> {
+    parse_options(function, map, own_keys).map_err(|e| at_call(ctx, e))
+}
+
+/// Gives an error raised inside a native function the position of the call; rhai leaves it
+/// empty when the function is called from a closure invoked through a function pointer.
+pub(crate) fn at_call(ctx: &NativeCallContext, mut err: Box<EvalAltResult>) -> Box<EvalAltResult> {
+    if err.position().is_none() {
+        err.set_position(ctx.call_position());
+    }
+    err
+}
+
+fn parse_options<T: DeserializeOwned>(
     function: &str,
     map: Map,
     own_keys: &[&str],
@@ -133,7 +151,8 @@ fn option_error(function: &str, err: &EvalAltResult, own_keys: &[&str]) -> Box<E
             "script::unknown_option",
             format!("unknown option `{field}` for `{function}`"),
         )
-        .help(format!("valid options: {}", valid.join(", ")));
+        .help(format!("valid options: {}", valid.join(", ")))
+        .focus(field);
         if let Some(close) = did_you_mean(field, valid.iter().copied()) {
             error = error.label(format!("did you mean `{close}`?"));
         }

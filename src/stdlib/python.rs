@@ -50,7 +50,7 @@ pub mod module {
     #[rhai_fn(name = "check", return_raw)]
     pub fn check_with(ctx: NativeCallContext, opts: Map) -> Result<StepHandle, Box<EvalAltResult>> {
         let svc = context::current_service()?;
-        let (common, o) = options::parse::<CheckOpts>("python::check", opts, &["paths"])?;
+        let (common, o) = options::parse::<CheckOpts>(&ctx, "python::check", opts, &["paths"])?;
         let name = common.name.clone().unwrap_or_else(|| "py_check".into());
         let step_options = common.into_step_options(&svc, default_inputs(&svc));
         context::declare(
@@ -79,8 +79,12 @@ pub mod module {
     #[rhai_fn(name = "test", return_raw)]
     pub fn test_with(ctx: NativeCallContext, opts: Map) -> Result<StepHandle, Box<EvalAltResult>> {
         let svc = context::current_service()?;
-        let (common, o) =
-            options::parse::<TestOpts>("python::test", opts, &["args", "source", "coverage_min"])?;
+        let (common, o) = options::parse::<TestOpts>(
+            &ctx,
+            "python::test",
+            opts,
+            &["args", "source", "coverage_min"],
+        )?;
         let name = common.name.clone().unwrap_or_else(|| "py_test".into());
         let mut step_options = common.into_step_options(&svc, default_inputs(&svc));
         step_options
