@@ -9,6 +9,7 @@ use rhai::{AST, Dynamic, Engine, FnPtr, Map};
 
 use super::errors::{SourceLookup, to_diagnostic};
 use crate::diagnostic::Diagnostic;
+use crate::plan::DeclaredAt;
 use crate::stdlib::context::{self, DeclaredStep, ServiceInfo, StageSpec, StepHandle};
 use crate::workspace::{Project, Workspace};
 
@@ -175,12 +176,50 @@ pub fn evaluate_service(
                 }),
             }
         }
-        if errors.is_empty() {
-            Ok(pipeline)
-        } else {
-            Err(errors)
+        if !errors.is_empty() {
+            return Err(errors);
         }
+        if let Some(call) = script
+            .as_ref()
+            .and_then(|_| template_call(&source_name, &text))
+        {
+            attribute_template_steps(&mut pipeline, &call);
+        }
+        Ok(pipeline)
     })
+}
+
+/// Where the script calls a template's `pipeline(...)`: steps the template declared are
+/// reported there, with the template's own line kept as context.
+fn template_call(file: &str, text: &str) -> Option<DeclaredAt> {
+    text.lines().enumerate().find_map(|(index, line)| {
+        let code = line.split("//").next().unwrap_or("");
+        let byte = code.find("::pipeline(")?;
+        let start = code[..byte]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        Some(DeclaredAt {
+            file: file.to_string(),
+            line: index + 1,
+            column: code[..start].chars().count() + 1,
+            template: None,
+        })
+    })
+}
+
+fn attribute_template_steps(pipeline: &mut Pipeline, call: &DeclaredAt) {
+    for stage in pipeline.stages.values_mut() {
+        for step in &mut stage.steps {
+            if step.declared_at.file.starts_with("stdlib/") {
+                let mut moved = (**step).clone();
+                moved.declared_at = DeclaredAt {
+                    template: Some(step.declared_at.to_string()),
+                    ..call.clone()
+                };
+                *step = Arc::new(moved);
+            }
+        }
+    }
 }
 
 enum StageError {

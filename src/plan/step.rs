@@ -14,6 +14,10 @@ pub struct DeclaredAt {
     pub file: String,
     pub line: usize,
     pub column: usize,
+    /// For a step a stdlib template declared: the template line (`stdlib/golang.rhai:31:25`),
+    /// while `file:line` is where the user's script called the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl fmt::Display for DeclaredAt {

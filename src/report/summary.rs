@@ -158,6 +158,9 @@ pub(super) fn failure_diagnostic(step: &StepResult, root: &Path) -> Diagnostic {
     )
     .at(location)
     .label("declared here");
+    if let Some(template) = &at.template {
+        d = d.note(format!("the step comes from the template, at {template}"));
+    }
     if !step.log_tail.is_empty() {
         d = d.note(format!(
             "last lines of its log:\n{}",

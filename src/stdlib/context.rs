@@ -238,6 +238,7 @@ pub fn call_site(ctx: &NativeCallContext) -> DeclaredAt {
         file,
         line: pos.line().unwrap_or(0),
         column: pos.position().unwrap_or(0),
+        template: None,
     }
 }
 
