@@ -213,8 +213,15 @@ async fn run_step(
         .ok()
         .and_then(|k| k.get(step.id.as_str()).cloned())
         .and_then(|h| Digest::from_hex(&h));
-    let reasons = rerun_reasons(&ctx.store, last.as_ref(), manifest);
-    result.reason = reasons.first().cloned();
+    result.reason = if cacheable {
+        rerun_reasons(&ctx.store, last.as_ref(), manifest).into_iter().next()
+    } else if step.options.side_effects {
+        Some("side-effecting step: always runs".into())
+    } else if !step.options.cache {
+        Some("cache: false".into())
+    } else {
+        Some("--no-cache".into())
+    };
     ctx.reporter.event(&Event::StepStarted {
         id: step.id.to_string(),
         reason: result.reason.clone(),
