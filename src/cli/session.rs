@@ -111,7 +111,18 @@ impl Session {
                 .map_err(Error::User)?;
             todo.clear();
             for pipeline in evaluated {
-                for dep in &pipeline.depends_on {
+                let stage_needs = pipeline
+                    .stages
+                    .values()
+                    .flat_map(|s| s.needs.iter())
+                    .filter_map(|n| n.split_once(':').map(|(service, _)| service.to_string()));
+                let deps: Vec<String> = pipeline
+                    .depends_on
+                    .iter()
+                    .cloned()
+                    .chain(stage_needs)
+                    .collect();
+                for dep in &deps {
                     if !pipelines.contains_key(dep)
                         && !todo.contains(dep)
                         && self.workspace.services().any(|p| &p.name == dep)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use super::background::Background;
 use super::runner::{ProcessEnd, ProcessSpec, run_process};
 use crate::env_vars::EnvVars;
 use crate::lang;
@@ -140,8 +141,30 @@ impl<'a> Action<'a> {
         }
     }
 
-    /// Performs the step.
+    /// Performs the step, with its background processes running around it.
     pub(super) async fn perform(mut self) -> Outcome {
+        if self.step.options.processes.is_empty() {
+            return self.perform_kind().await;
+        }
+        let (background, started) =
+            Background::start(&self.step.options.processes, self.root, &self.env).await;
+        match started {
+            Ok(ports) => {
+                self.env.extend(ports);
+                let mut outcome = self.perform_kind().await;
+                outcome.log.extend(background.stop().await);
+                outcome
+            }
+            Err(error) => {
+                for line in background.stop().await {
+                    self.emit(line);
+                }
+                self.fail(error, None)
+            }
+        }
+    }
+
+    async fn perform_kind(mut self) -> Outcome {
         let step = self.step;
         if let Err(e) = std::fs::create_dir_all(self.abs(&step.out_dir).join("reports")) {
             return self.fail(format!("cannot create {}: {e}", step.out_dir), None);

@@ -3,6 +3,7 @@
 //! Must not evaluate scripts (that is `engine`) or print (that is `report`).
 
 mod actions;
+mod background;
 mod prepare;
 mod runner;
 mod scheduler;

@@ -13,7 +13,7 @@ use crate::cache::{
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::lang;
-use crate::plan::{Plan, Step, Toolchain};
+use crate::plan::{Plan, Step, StepKind, Toolchain};
 use crate::workspace::Workspace;
 
 /// Keys and manifests of a plan's steps, by step index.
@@ -36,7 +36,7 @@ pub fn prepare(
     let toolchains = identify_toolchains(plan, store)?;
 
     let mut step_inputs: Vec<Vec<usize>> = Vec::with_capacity(plan.steps.len());
-    let mut go_lists: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut go_lists: BTreeMap<(String, bool), BTreeSet<String>> = BTreeMap::new();
     for step in &plan.steps {
         let matchers = compile(&step.options.inputs, step)?;
         let mut files: Vec<usize> = tree
@@ -45,11 +45,16 @@ pub fn prepare(
             .filter(|i| !excluded.contains(i))
             .collect();
         if let Some(module) = &step.options.go_module {
-            if !go_lists.contains_key(module) {
-                let listed = go_inputs(workspace, store, tree, index, module)?;
-                go_lists.insert(module.clone(), listed);
+            // A build reads no test files; vet and test read them too.
+            let list = (
+                module.clone(),
+                !matches!(step.kind, StepKind::GoBuild { .. }),
+            );
+            if !go_lists.contains_key(&list) {
+                let listed = go_inputs(workspace, store, tree, index, module, list.1)?;
+                go_lists.insert(list.clone(), listed);
             }
-            files.extend(go_lists[module].iter().filter_map(|rel| tree.find(rel)));
+            files.extend(go_lists[&list].iter().filter_map(|rel| tree.find(rel)));
             files.sort_unstable();
             files.dedup();
         }
@@ -114,6 +119,12 @@ fn options_json(step: &Step) -> String {
     if let Some(map) = value.as_object_mut() {
         map.insert("outputs".into(), step.options.outputs.clone().into());
         map.insert("side_effects".into(), step.options.side_effects.into());
+        if !step.options.processes.is_empty() {
+            map.insert(
+                "processes".into(),
+                serde_json::to_value(&step.options.processes).unwrap_or_default(),
+            );
+        }
     }
     value.to_string()
 }
@@ -185,6 +196,7 @@ fn go_inputs(
     tree: &FileTree,
     index: &Mutex<FileIndex>,
     module: &str,
+    tests: bool,
 ) -> Result<BTreeSet<String>> {
     let mut dirs = vec![module.to_string()];
     dirs.extend(workspace.transitive_deps(module));
@@ -206,23 +218,23 @@ fn go_inputs(
         hasher.update(&digest.0);
     }
     let fingerprint = hasher.finalize().to_hex().to_string();
-    let memo = store.memo_path("golist", &format!("{fingerprint}.json"));
+    let suffix = if tests { "-test" } else { "" };
+    let memo = store.memo_path("golist", &format!("{fingerprint}{suffix}.json"));
     if let Some(list) = std::fs::read(&memo)
         .ok()
         .and_then(|b| serde_json::from_slice::<BTreeSet<String>>(&b).ok())
     {
         return Ok(list);
     }
-    let list = run_go_list(&workspace.root, module)?;
+    let list = run_go_list(&workspace.root, module, tests)?;
     if let Ok(bytes) = serde_json::to_vec(&list) {
         let _ = crate::cache::write_memo(&memo, &bytes);
     }
     Ok(list)
 }
 
-fn run_go_list(root: &Path, module: &str) -> Result<BTreeSet<String>> {
-    let mut args = lang::golang::list_args();
-    args.insert(1, "-e".into());
+fn run_go_list(root: &Path, module: &str, tests: bool) -> Result<BTreeSet<String>> {
+    let args = lang::golang::list_args(tests);
     let output = std::process::Command::new("go")
         .args(&args)
         .current_dir(root.join(module))
@@ -236,7 +248,7 @@ fn run_go_list(root: &Path, module: &str) -> Result<BTreeSet<String>> {
         ));
     }
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    lang::golang::parse_list(&output.stdout, &root)
+    lang::golang::parse_list(&output.stdout, &root, tests)
         .map_err(|e| Error::infra("cannot parse `go list -json` output", e))
 }
 

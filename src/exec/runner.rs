@@ -54,7 +54,7 @@ impl ProcessEnd {
 }
 
 /// Sends a signal to a whole process group.
-fn kill_group(pgid: u32, signal: i32) {
+pub(super) fn kill_group(pgid: u32, signal: i32) {
     if let Ok(pid) = i32::try_from(pgid) {
         // SAFETY: kill(2) with a negative pid signals the process group; it touches no memory.
         unsafe {

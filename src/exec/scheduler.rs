@@ -214,7 +214,9 @@ async fn run_step(
         .and_then(|k| k.get(step.id.as_str()).cloned())
         .and_then(|h| Digest::from_hex(&h));
     result.reason = if cacheable {
-        rerun_reasons(&ctx.store, last.as_ref(), manifest).into_iter().next()
+        rerun_reasons(&ctx.store, last.as_ref(), manifest)
+            .into_iter()
+            .next()
     } else if step.options.side_effects {
         Some("side-effecting step: always runs".into())
     } else if !step.options.cache {

@@ -67,13 +67,20 @@ pub fn vet_args(pkgs: &[String]) -> Vec<String> {
     args
 }
 
-/// Arguments of the `go list` that names a module's inputs.
+/// Arguments of the `go list` that names a module's inputs (with `tests`, those of its
+/// tests too). `-e` reports broken packages instead of failing, so a syntax error surfaces
+/// in the build step, with the compiler's message.
 #[must_use]
-pub fn list_args() -> Vec<String> {
-    ["list", "-deps", "-test", "-json", "./..."]
+pub fn list_args(tests: bool) -> Vec<String> {
+    let mut args: Vec<String> = ["list", "-e", "-deps", "-json"]
         .iter()
         .map(|s| (*s).to_string())
-        .collect()
+        .collect();
+    if tests {
+        args.insert(3, "-test".into());
+    }
+    args.push("./...".into());
+    args
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +119,11 @@ struct ListedModule {
 
 /// The workspace-relative files `go list -deps -test -json` output names inside `root`:
 /// every package's sources, tests and embeds, and each module's go.mod and go.sum.
-pub fn parse_list(output: &[u8], root: &Path) -> Result<BTreeSet<String>, serde_json::Error> {
+pub fn parse_list(
+    output: &[u8],
+    root: &Path,
+    tests: bool,
+) -> Result<BTreeSet<String>, serde_json::Error> {
     let mut files = BTreeSet::new();
     let rel = |path: &Path| {
         path.strip_prefix(root)
@@ -137,11 +148,16 @@ pub fn parse_list(output: &[u8], root: &Path) -> Result<BTreeSet<String>, serde_
             .chain(&package.c_files)
             .chain(&package.h_files)
             .chain(&package.s_files)
-            .chain(&package.embed_files)
-            .chain(&package.test_go_files)
-            .chain(&package.x_test_go_files)
-            .chain(&package.test_embed_files);
+            .chain(&package.embed_files);
         files.extend(names.filter_map(|name| rel(&dir.join(name))));
+        if tests {
+            let test_names = package
+                .test_go_files
+                .iter()
+                .chain(&package.x_test_go_files)
+                .chain(&package.test_embed_files);
+            files.extend(test_names.filter_map(|name| rel(&dir.join(name))));
+        }
         if let Some(module) = &package.module {
             if let Some(go_mod) = module.go_mod.as_deref().and_then(|m| rel(Path::new(m))) {
                 files.insert(go_mod);
@@ -316,7 +332,9 @@ mod tests {
         let out = br#"{"Dir":"/usr/lib/go/src/fmt","Standard":true,"GoFiles":["print.go"]}
 {"Dir":"/ws/libs/go/platform/health","GoFiles":["health.go"],"TestGoFiles":["health_test.go"],"Module":{"Dir":"/ws/libs/go/platform","GoMod":"/ws/libs/go/platform/go.mod"}}
 {"Dir":"/ws/services/a","GoFiles":["main.go"],"EmbedFiles":["static/x.html"],"Module":{"Dir":"/ws/services/a","GoMod":"/ws/services/a/go.mod"}}"#;
-        let files = parse_list(out, Path::new("/ws")).expect("parse");
+        let build_only = parse_list(out, Path::new("/ws"), false).expect("parse");
+        assert!(!build_only.contains("libs/go/platform/health/health_test.go"));
+        let files = parse_list(out, Path::new("/ws"), true).expect("parse");
         let files: Vec<&str> = files.iter().map(String::as_str).collect();
         assert_eq!(
             files,

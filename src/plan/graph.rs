@@ -194,6 +194,19 @@ impl Builder<'_> {
         self.visiting.push(stage_ref.clone());
         let mut waits_for = Vec::new();
         for need in expand_needs(pipeline, def) {
+            // `other-service:build` is a stage of another service.
+            if let Some((service, stage)) = need.split_once(':') {
+                let need_ref = StageRef {
+                    service: service.to_string(),
+                    stage: stage.to_string(),
+                };
+                self.reasons.entry(service.to_string()).or_insert_with(|| {
+                    format!("{}:{} needs it", stage_ref.service, stage_ref.stage)
+                });
+                self.visit(&need_ref, true);
+                waits_for.push(need_ref);
+                continue;
+            }
             let need_ref = StageRef {
                 service: stage_ref.service.clone(),
                 stage: need.clone(),

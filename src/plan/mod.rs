@@ -6,4 +6,4 @@ mod graph;
 mod step;
 
 pub use graph::{Plan, PlanError, StageRef};
-pub use step::{Command, DeclaredAt, Step, StepKind, StepOptions, Toolchain};
+pub use step::{BackgroundProcess, Command, DeclaredAt, Step, StepKind, StepOptions, Toolchain};

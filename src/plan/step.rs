@@ -207,6 +207,29 @@ pub struct StepOptions {
     pub cache: bool,
     /// The step changes the world (push, deploy): never skipped by its hash alone.
     pub side_effects: bool,
+    /// Processes started before the step's commands and stopped after them (services an
+    /// integration test talks to).
+    pub processes: Vec<BackgroundProcess>,
+}
+
+/// A process a step needs running while it runs: started on a free loopback port (`PORT`),
+/// waited for until its health endpoint answers, and killed with its whole process group
+/// when the step ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackgroundProcess {
+    /// Names the process in logs and in `ISECT_PORT_<NAME>` / `${port:name}`.
+    pub name: String,
+    /// A shell command, run in `cwd`.
+    pub run: String,
+    /// Workspace-relative working folder.
+    pub cwd: String,
+    /// Environment; `${port:other}` expands to the port of a process started before it.
+    pub env: BTreeMap<String, String>,
+    /// HTTP path polled on its port until it answers 200 (`/healthz`); `None`: the port accepting
+    /// connections is enough.
+    pub health: Option<String>,
+    /// Seconds to wait for health before the step fails.
+    pub ready_timeout_secs: u64,
 }
 
 /// A step in the plan.

@@ -9,11 +9,12 @@ use serde::de::DeserializeOwned;
 
 use super::context::{ScriptError, ServiceInfo};
 use crate::diagnostic::did_you_mean;
-use crate::plan::StepOptions;
+use crate::plan::{BackgroundProcess, StepOptions};
 use crate::workspace::normalize_rel;
 
 /// Keys every step function accepts.
 pub(crate) const COMMON_KEYS: &[&str] = &[
+    "processes",
     "name",
     "inputs",
     "outputs",
@@ -40,7 +41,24 @@ pub(crate) struct CommonOptions {
     pub(crate) timeout_secs: Option<u64>,
     pub(crate) cache: bool,
     pub(crate) side_effects: bool,
+    pub(crate) processes: Vec<ProcessOpts>,
 }
+
+/// One entry of `processes: [...]`, as a script wrote it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProcessOpts {
+    name: String,
+    run: String,
+    cwd: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    health: Option<String>,
+    ready_timeout: Option<u64>,
+}
+
+/// Default seconds to wait for a background process to become healthy.
+const READY_TIMEOUT_SECS: u64 = 30;
 
 impl CommonOptions {
     /// Resolves globs against the service folder into `StepOptions`; `default_inputs` when
@@ -61,6 +79,20 @@ impl CommonOptions {
             timeout_secs: self.timeout_secs,
             cache: self.cache,
             side_effects: self.side_effects,
+            processes: self
+                .processes
+                .into_iter()
+                .map(|p| BackgroundProcess {
+                    name: p.name,
+                    run: p.run,
+                    cwd: p
+                        .cwd
+                        .map_or_else(|| svc.dir.clone(), |c| resolve_path(svc, &c)),
+                    env: p.env,
+                    health: p.health,
+                    ready_timeout_secs: p.ready_timeout.unwrap_or(READY_TIMEOUT_SECS),
+                })
+                .collect(),
         }
     }
 }
@@ -118,6 +150,21 @@ fn parse_options<T: DeserializeOwned>(
             "timeout" => common.timeout_secs = Some(duration_secs(function, value)?),
             "cache" => common.cache = boolean(function, &key, value)?,
             "side_effects" => common.side_effects = boolean(function, &key, value)?,
+            "processes" => {
+                common.processes = rhai::serde::from_dynamic(&value).map_err(|e| {
+                    let text = e.to_string();
+                    Box::<EvalAltResult>::from(
+                        ScriptError::new(
+                            "script::invalid_option",
+                            format!(
+                                "option `processes` of `{function}`: {}",
+                                text.split(" (line ").next().unwrap_or(&text)
+                            ),
+                        )
+                        .help("each process is #{ name, run, cwd, env, health, ready_timeout }"),
+                    )
+                })?;
+            }
             _ => {
                 own.insert(key, value);
             }
