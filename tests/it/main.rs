@@ -1,0 +1,14 @@
+//! isect's CLI integration tests: one test binary (as ripgrep, just and uv do). Each test
+//! builds its own workspace in a tempdir, runs the real `isect` binary in it, and asserts
+//! what a user would see: exit codes, the summary table, log lines and diagnostics.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod cache;
+mod commands;
+mod diagnostics;
+mod invalidation;
+mod run;
+mod script_api;
