@@ -316,6 +316,13 @@ fn report_error(err: &Error) -> ExitStatus {
     }
 }
 
+/// Writes to stderr (for people).
+pub(crate) fn print_stderr(text: &str) {
+    if !text.is_empty() {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
 /// Writes to stdout, ignoring a closed pipe (`isect list | head` exits 0, as ripgrep does).
 pub(crate) fn print_stdout(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());

@@ -15,7 +15,8 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::exec::{self, Prepared, RunContext, RunSettings};
 use crate::plan::Plan;
 use crate::report::{
-    Event, JsonReporter, OutputLogs, PlainReporter, Reporter, TermReporter, render_summary,
+    Event, JsonReporter, OutputLogs, PlainReporter, Reporter, TermReporter, render_failures,
+    render_summary,
 };
 
 /// Everything computed before a run: the plan and every step's key.
@@ -39,7 +40,8 @@ pub(crate) fn plan_stage(global: &GlobalArgs, stage: &str, select: &SelectArgs) 
     let selected = session.select(select)?;
     let names: Vec<String> = selected.iter().map(|(n, _)| n.clone()).collect();
     let pipelines = session.pipelines(&names)?;
-    let plan = Plan::build(&pipelines, &names, stage).map_err(|e| Error::User(e.0))?;
+    let plan = Plan::build(&pipelines, &names, stage, select.all || select.affected)
+        .map_err(|e| Error::User(e.0))?;
     let store = LocalStore::open(&session.cache_dir()).map_err(|e| {
         Error::infra(
             format!(
@@ -124,6 +126,11 @@ pub(crate) async fn stage(
             return Ok(ExitStatus::Success);
         }
     }
+    for service in &plan.skipped {
+        reporter.event(&Event::Warning {
+            message: format!("{service} has no `{stage}` stage: skipped"),
+        });
+    }
     let root = session.workspace.root.clone();
     let ctx = Arc::new(RunContext {
         root: root.clone(),
@@ -136,9 +143,8 @@ pub(crate) async fn stage(
     let interrupt = {
         let cancel = cancel_tx.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = cancel.send(true);
-            }
+            wait_for_stop_signal().await;
+            let _ = cancel.send(true);
         })
     };
     let deadline = args
@@ -178,7 +184,8 @@ pub(crate) async fn stage(
     save_state(&ctx, &root);
     reporter.event(&Event::RunFinished(summary.clone()));
     if !args.json {
-        print_stdout(&render_summary(&summary, &root, super::color_stderr()));
+        print_stdout(&render_summary(&summary));
+        super::print_stderr(&render_failures(&summary, &root, super::color_stderr()));
     }
     if timed_out {
         return Err(Error::user(
@@ -198,6 +205,24 @@ pub(crate) async fn stage(
         Err(Error::StepsFailed {
             failed: summary.failed.max(1),
         })
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C), SIGTERM (CI cancellation, `docker stop`) or SIGHUP (a closed
+/// terminal): steps run in their own process groups, so isect must stop them itself.
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
     }
 }
 

@@ -66,12 +66,16 @@ impl<'a> Action<'a> {
         self.root.join(rel)
     }
 
-    fn emit(&mut self, line: String) {
-        self.reporter.event(&Event::StepOutput {
-            id: self.step.id.to_string(),
-            line: line.clone(),
-        });
-        self.log.push(line);
+    fn emit(&mut self, text: String) {
+        // A tool may hand over several lines at once (go test's output of a failed test):
+        // each becomes its own log line, so every line names its step.
+        for line in text.lines() {
+            self.reporter.event(&Event::StepOutput {
+                id: self.step.id.to_string(),
+                line: line.to_string(),
+            });
+            self.log.push(line.to_string());
+        }
     }
 
     /// Runs a process; `transform` turns each raw line into what the log shows (or nothing).

@@ -85,8 +85,12 @@ pub fn prepare(
             env.insert(name.clone(), Digest::of(value.as_bytes()));
         }
         for name in &step.options.pass_env {
-            let value = std::env::var(name).unwrap_or_default();
-            env.insert(name.clone(), Digest::of(value.as_bytes()));
+            // Unset and empty are different environments.
+            let digest = std::env::var_os(name).map_or_else(
+                || Digest::of(b"\0unset"),
+                |v| Digest::of(v.as_encoded_bytes()),
+            );
+            env.insert(name.clone(), digest);
         }
         let deps = plan.deps[i]
             .iter()

@@ -66,6 +66,7 @@ pub async fn run(
         }
     }
     let mut results: Vec<Option<StepResult>> = vec![None; n];
+    let mut reported = vec![false; n];
     let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
     let mut tasks: JoinSet<(usize, StepResult)> = JoinSet::new();
     let mut stop_reason: Option<String> = None;
@@ -94,6 +95,7 @@ pub async fn run(
         let Ok((i, result)) = joined else { continue };
         let failed = matches!(result.status, StepStatus::Failed | StepStatus::Skipped);
         ctx.reporter.event(&Event::StepFinished(result.clone()));
+        reported[i] = true;
         let id = result.id.clone();
         results[i] = Some(result);
         if *cancel.borrow() && stop_reason.is_none() {
@@ -131,8 +133,11 @@ pub async fn run(
         .enumerate()
         .map(|(i, r)| r.unwrap_or_else(|| skipped(&plan.steps[i], format!("not run: {reason}"))))
         .collect();
-    for r in steps.iter().filter(|r| r.status == StepStatus::Skipped) {
-        ctx.reporter.event(&Event::StepFinished(r.clone()));
+    // Steps that finished were reported as they did; report the rest (never started) once.
+    for (r, done) in steps.iter().zip(&reported) {
+        if !done {
+            ctx.reporter.event(&Event::StepFinished(r.clone()));
+        }
     }
     let hits = steps
         .iter()

@@ -31,6 +31,8 @@ pub struct Plan {
     pub deps: Vec<Vec<usize>>,
     /// Why each service is in the plan (asked for, or needed by another).
     pub services: BTreeMap<String, String>,
+    /// Selected services left out because their pipeline has no such stage.
+    pub skipped: Vec<String>,
 }
 
 /// Why a plan could not be built.
@@ -40,10 +42,14 @@ pub struct PlanError(pub Vec<Diagnostic>);
 impl Plan {
     /// Plans `stage` for each of `targets`. `pipelines` holds every evaluated pipeline that
     /// may be needed (targets and the services they depend on).
+    ///
+    /// With `skip_missing` (for `--all` and `--affected`), a target whose pipeline lacks the
+    /// stage is left out (and listed in `skipped`) instead of being an error.
     pub fn build(
         pipelines: &BTreeMap<String, Pipeline>,
         targets: &[String],
         stage: &str,
+        skip_missing: bool,
     ) -> Result<Self, PlanError> {
         let mut builder = Builder {
             pipelines,
@@ -53,7 +59,16 @@ impl Plan {
             errors: Vec::new(),
             reasons: BTreeMap::new(),
         };
+        let mut skipped = Vec::new();
         for target in targets {
+            if skip_missing
+                && pipelines
+                    .get(target)
+                    .is_some_and(|p| !p.stages.contains_key(stage))
+            {
+                skipped.push(target.clone());
+                continue;
+            }
             builder
                 .reasons
                 .entry(target.clone())
@@ -71,7 +86,9 @@ impl Plan {
         }
         let order = builder.order;
         let reasons = builder.reasons;
-        Ok(Self::from_stage_order(pipelines, &order, reasons))
+        let mut plan = Self::from_stage_order(pipelines, &order, reasons);
+        plan.skipped = skipped;
+        Ok(plan)
     }
 
     fn from_stage_order(

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use json::JsonReporter;
 pub use plain::PlainReporter;
-pub use summary::{RunSummary, StepResult, render_summary};
+pub use summary::{RunSummary, StepResult, render_failures, render_summary};
 pub use term::TermReporter;
 
 /// How a step ended.

@@ -70,10 +70,9 @@ impl RunSummary {
     }
 }
 
-/// The end-of-run table, then a diagnostic for each failed step (with its script line,
-/// read from `root`).
+/// The end-of-run table (for stdout).
 #[must_use]
-pub fn render_summary(summary: &RunSummary, root: &Path, color: bool) -> String {
+pub fn render_summary(summary: &RunSummary) -> String {
     let mut out = String::new();
     let width =
         |f: &dyn Fn(&super::StepResult) -> usize| summary.steps.iter().map(f).max().unwrap_or(0);
@@ -122,15 +121,19 @@ pub fn render_summary(summary: &RunSummary, root: &Path, color: bool) -> String 
         summary.skipped,
         human_duration(std::time::Duration::from_millis(summary.duration_ms))
     );
-    for s in summary
+    out
+}
+
+/// A diagnostic for each failed step, with its script line (read from `root`) and its log
+/// tail (for stderr).
+#[must_use]
+pub fn render_failures(summary: &RunSummary, root: &Path, color: bool) -> String {
+    summary
         .steps
         .iter()
         .filter(|s| s.status == StepStatus::Failed)
-    {
-        out.push('\n');
-        out.push_str(&failure_diagnostic(s, root).render_styled(color));
-    }
-    out
+        .map(|s| failure_diagnostic(s, root).render_styled(color) + "\n")
+        .collect()
 }
 
 /// A failed step as a diagnostic: the script line that declared it, the log tail.
