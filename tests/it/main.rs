@@ -10,5 +10,6 @@ mod cache;
 mod commands;
 mod diagnostics;
 mod invalidation;
+mod platform;
 mod run;
 mod script_api;
