@@ -317,7 +317,14 @@ impl<'a> Action<'a> {
                 let coverage = std::fs::read_to_string(&json)
                     .ok()
                     .and_then(|t| lang::python::coverage_percent(&t));
-                self.gate("tests passed".into(), coverage, *coverage_min)
+                let counts = std::fs::read_to_string(&junit)
+                    .ok()
+                    .and_then(|x| lang::python::junit_counts(&x))
+                    .map_or_else(
+                        || "tests passed".to_string(),
+                        |(p, f, k)| format!("{p} passed, {f} failed, {k} skipped"),
+                    );
+                self.gate(counts, coverage, *coverage_min)
             }
             StepKind::NodeInstall { dir } => {
                 let mode = lang::node::install_mode(&self.abs(dir));

@@ -58,9 +58,41 @@ pub fn coverage_percent(report: &str) -> Option<f64> {
     value.get("totals")?.get("percent_covered")?.as_f64()
 }
 
+/// (passed, failed, skipped) from pytest's JUnit report: the first `<testsuite>`'s counts.
+#[must_use]
+pub fn junit_counts(xml: &str) -> Option<(u64, u64, u64)> {
+    let start = xml.find("<testsuite ")?;
+    let tag = &xml[start..start + xml[start..].find('>')?];
+    let attr = |name: &str| -> u64 {
+        tag.split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let (tests, failures, errors, skipped) = (
+        attr("tests"),
+        attr("failures"),
+        attr("errors"),
+        attr("skipped"),
+    );
+    Some((
+        tests.saturating_sub(failures + errors + skipped),
+        failures + errors,
+        skipped,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_pytest_junit_counts() {
+        let xml = r#"<?xml version="1.0"?><testsuites><testsuite name="pytest" errors="1" failures="2" skipped="3" tests="10" time="0.1"></testsuite></testsuites>"#;
+        assert_eq!(junit_counts(xml), Some((4, 3, 3)));
+        assert_eq!(junit_counts("<testsuites/>"), None);
+    }
 
     #[test]
     fn reads_total_coverage() {
