@@ -35,6 +35,8 @@ pub(super) struct Action<'a> {
     cancel: watch::Receiver<bool>,
     reporter: &'a dyn Reporter,
     log: Vec<String>,
+    /// The timeout of the command being run, when it has its own.
+    command_timeout: Option<u64>,
 }
 
 impl<'a> Action<'a> {
@@ -59,6 +61,7 @@ impl<'a> Action<'a> {
             cancel,
             reporter,
             log: Vec::new(),
+            command_timeout: None,
         }
     }
 
@@ -91,7 +94,10 @@ impl<'a> Action<'a> {
             args,
             cwd: self.abs(cwd),
             env: self.env.clone(),
-            timeout: self.step.options.timeout_secs.map(Duration::from_secs),
+            timeout: self
+                .command_timeout
+                .or(self.step.options.timeout_secs)
+                .map(Duration::from_secs),
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let process = run_process(&spec, tx, self.cancel.clone());
@@ -176,11 +182,16 @@ impl<'a> Action<'a> {
         match &step.kind {
             StepKind::Exec { commands } => {
                 for command in commands {
+                    let step_env = self.env.clone();
+                    self.env.extend(command.env.clone());
+                    self.command_timeout = command.timeout_secs;
                     let end = self
                         .run(&command.program, command.args.clone(), &command.cwd, |l| {
                             Some(l.to_string())
                         })
                         .await;
+                    self.env = step_env;
+                    self.command_timeout = None;
                     if !end.success() {
                         let what = command.to_string();
                         return self.finish(&end, &what, None);

@@ -33,6 +33,12 @@ pub struct Command {
     pub args: Vec<String>,
     /// Workspace-relative working folder.
     pub cwd: String,
+    /// Variables for this command only (a command inside `step(...)`); part of the key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Seconds before this command is killed (a command inside `step(...)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 impl fmt::Display for Command {

@@ -218,7 +218,7 @@ fn pop() -> Option<Frame> {
 }
 
 /// True inside `step(...)`, where only commands may be declared.
-fn in_custom_step() -> bool {
+pub fn in_custom_step() -> bool {
     CONTEXT.with(|c| {
         c.borrow()
             .as_ref()

@@ -4,7 +4,10 @@
 use rhai::Map;
 use rhai::plugin::*;
 
-use crate::plan::Command;
+use std::collections::BTreeMap;
+
+use crate::plan::{Command, StepOptions};
+use crate::stdlib::context::ScriptError;
 use crate::stdlib::context::{self, StepHandle};
 use crate::stdlib::options::{self, resolve_path};
 
@@ -27,12 +30,35 @@ fn command_step(
         .cwd
         .map_or_else(|| svc.dir.clone(), |c| resolve_path(&svc, &c));
     let name = common.name.clone().unwrap_or_else(|| function.to_string());
+    if context::in_custom_step() {
+        // Inside step(...), a command has its own cwd, env and timeout; what is cached,
+        // read and written belongs to the step.
+        if let Some(key) = common.step_level_key() {
+            let error = ScriptError::new(
+                "script::option_on_command",
+                format!("option `{key}` of `{function}` has no effect inside step(...)"),
+            )
+            .help(format!("put `{key}` in the options of step(...) itself; a command inside it takes cwd, env and timeout"))
+            .focus(key);
+            return Err(options::at_call(ctx, error.into()));
+        }
+        let command = Command {
+            program: program.to_string(),
+            args,
+            cwd,
+            env: common.env,
+            timeout_secs: common.timeout_secs,
+        };
+        return context::declare_command(ctx, command, name, StepOptions::default());
+    }
     let default_inputs = svc.tree_globs();
     let options = common.into_step_options(&svc, default_inputs);
     let command = Command {
         program: program.to_string(),
         args,
         cwd,
+        env: BTreeMap::new(),
+        timeout_secs: None,
     };
     context::declare_command(ctx, command, name, options)
 }

@@ -61,6 +61,21 @@ pub(crate) struct ProcessOpts {
 const READY_TIMEOUT_SECS: u64 = 30;
 
 impl CommonOptions {
+    /// The first option set that only a whole step can have (not a command inside one).
+    pub(crate) fn step_level_key(&self) -> Option<&'static str> {
+        [
+            ("name", self.name.is_some()),
+            ("inputs", self.inputs.is_some()),
+            ("outputs", !self.outputs.is_empty()),
+            ("pass_env", !self.pass_env.is_empty()),
+            ("cache", !self.cache),
+            ("side_effects", self.side_effects),
+            ("processes", !self.processes.is_empty()),
+        ]
+        .into_iter()
+        .find_map(|(key, set)| set.then_some(key))
+    }
+
     /// Resolves globs against the service folder into `StepOptions`; `default_inputs` when
     /// the script named none.
     pub(crate) fn into_step_options(

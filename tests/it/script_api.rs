@@ -348,3 +348,30 @@ fn background_processes_serve_the_step_and_are_killed_when_it_ends() {
         "background processes outlived their step: {alive:?}"
     );
 }
+
+#[test]
+fn commands_inside_a_custom_step_take_their_own_env_and_reject_step_options() {
+    let script = |value: &str| {
+        format!(
+            "#{{ build: |svc| step(\"greet\", #{{}}, || {{\n    sh(\"echo \\\"$GREETING\\\" > greeting.txt\", #{{ env: #{{ GREETING: \"{value}\" }} }});\n}}) }}\n"
+        )
+    };
+    let ws = script_workspace(&[("tool", &script("hello"))]);
+    ws.run(["build", "tool"]).assert_success();
+    assert_eq!(ws.read("services/tool/greeting.txt"), "hello\n");
+    // The command's env is part of the step's key.
+    ws.file("pipelines/tool.rhai", &script("bonjour"));
+    let out = ws.run(["build", "tool"]);
+    out.assert_success();
+    assert_eq!(out.status("tool:build:greet"), "ok", "{}", out.dump());
+    assert_eq!(ws.read("services/tool/greeting.txt"), "bonjour\n");
+    // What is cached belongs to the step, not to one of its commands.
+    ws.file(
+        "pipelines/tool.rhai",
+        "#{ build: |svc| step(\"greet\", #{}, || {\n    sh(\"true\", #{ inputs: [\"src/**\"] });\n}) }\n",
+    );
+    ws.run(["build", "tool"])
+        .assert_failure(1)
+        .assert_stderr_contains("error[script::option_on_command]: option `inputs` of `sh` has no effect inside step(...)")
+        .assert_stderr_contains("--> pipelines/tool.rhai:2:");
+}
