@@ -49,7 +49,9 @@ pub struct RunSummary {
 impl RunSummary {
     /// Builds the summary and its counts.
     #[must_use]
-    pub fn new(command: String, steps: Vec<StepResult>, duration_ms: u64) -> Self {
+    /// Steps are grouped by service, each service's steps in the order they were planned.
+    pub fn new(command: String, mut steps: Vec<StepResult>, duration_ms: u64) -> Self {
+        steps.sort_by(|a, b| a.service.cmp(&b.service));
         let count = |s: StepStatus| steps.iter().filter(|r| r.status == s).count();
         Self {
             version: 1,
