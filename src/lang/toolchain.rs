@@ -43,6 +43,48 @@ fn is_script(path: &Path) -> bool {
         .is_ok_and(|()| &head == b"#!")
 }
 
+/// What decides the version a version manager's wrapper script (a pyenv, asdf or goenv shim)
+/// runs: the variables they read, their global version file, the version files from the
+/// current folder up, and the list of installed versions. The wrapper's own stat says
+/// nothing of that, and running it costs a process per run.
+fn version_manager_state(wrapper: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for var in [
+        "PYENV_VERSION",
+        "PYENV_ROOT",
+        "ASDF_DATA_DIR",
+        "GOENV_VERSION",
+        "NODENV_VERSION",
+        "VIRTUAL_ENV",
+        "PATH",
+    ] {
+        std::env::var_os(var).hash(&mut hasher);
+    }
+    // <root>/shims/python3 → <root>/version and <root>/versions
+    if let Some(root) = wrapper.parent().and_then(Path::parent) {
+        std::fs::read(root.join("version")).ok().hash(&mut hasher);
+        let versions = std::fs::metadata(root.join("versions"))
+            .ok()
+            .and_then(|m| m.modified().ok());
+        versions.hash(&mut hasher);
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            for name in [
+                ".python-version",
+                ".tool-versions",
+                ".go-version",
+                ".node-version",
+                ".nvmrc",
+            ] {
+                std::fs::read(dir.join(name)).ok().hash(&mut hasher);
+            }
+        }
+    }
+    format!("|wrapper:{:016x}", hasher.finish())
+}
+
 /// Identifies `toolchain`, using and updating the memo file at `memo`.
 pub fn identify(toolchain: Toolchain, memo: &Path) -> Result<String, ToolchainError> {
     let program = toolchain.program();
@@ -50,19 +92,20 @@ pub fn identify(toolchain: Toolchain, memo: &Path) -> Result<String, ToolchainEr
         program: program.to_string(),
     })?;
     let resolved = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-    let memo_key = std::fs::metadata(&resolved)
-        .ok()
-        .filter(|_| !is_script(&resolved))
-        .map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            format!(
-                "{}|{}|{}|{}",
-                resolved.display(),
-                m.len(),
-                m.mtime_nsec() + m.mtime() * 1_000_000_000,
-                m.ino()
-            )
-        });
+    let memo_key = std::fs::metadata(&resolved).ok().map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        let mut key = format!(
+            "{}|{}|{}|{}",
+            resolved.display(),
+            m.len(),
+            m.mtime_nsec() + m.mtime() * 1_000_000_000,
+            m.ino()
+        );
+        if is_script(&resolved) {
+            key.push_str(&version_manager_state(&resolved));
+        }
+        key
+    });
     let mut memos: BTreeMap<String, String> = std::fs::read(memo)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
