@@ -25,3 +25,11 @@ pub fn stdlib_duration(text: &str) -> Option<u64> {
     stdlib::parse_duration(text)
 }
 pub use error::{Error, ExitStatus};
+
+/// The number of cores isect uses for its own parallel work (walking, hashing, evaluating),
+/// looked up once: `available_parallelism` reads cgroup files on every call.
+#[must_use]
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+}

@@ -41,6 +41,8 @@ impl Stat {
 struct Entry {
     stat: Stat,
     digest: Digest,
+    /// Looked up or recorded during this run (not saved): `prune` keeps these.
+    used: bool,
 }
 
 /// The index, loaded once per run and saved at its end.
@@ -74,11 +76,10 @@ impl FileIndex {
 
     /// The digest recorded for `rel` if its stat is unchanged.
     #[must_use]
-    pub fn lookup(&self, rel: &str, stat: &Stat) -> Option<Digest> {
-        self.entries
-            .get(rel)
-            .filter(|e| e.stat == *stat)
-            .map(|e| e.digest)
+    pub fn lookup(&mut self, rel: &str, stat: &Stat) -> Option<Digest> {
+        let entry = self.entries.get_mut(rel)?;
+        entry.used = true;
+        (entry.stat == *stat).then_some(entry.digest)
     }
 
     /// Records a digest just computed from the file with this stat.
@@ -90,21 +91,26 @@ impl FileIndex {
             }
             return;
         }
-        let entry = Entry { stat, digest };
-        if self
-            .entries
-            .get(rel)
-            .is_none_or(|e| e.stat != stat || e.digest != digest)
-        {
-            self.entries.insert(rel.to_string(), entry);
-            self.dirty = true;
+        match self.entries.get_mut(rel) {
+            Some(e) if e.stat == stat && e.digest == digest => e.used = true,
+            _ => {
+                self.entries.insert(
+                    rel.to_string(),
+                    Entry {
+                        stat,
+                        digest,
+                        used: true,
+                    },
+                );
+                self.dirty = true;
+            }
         }
     }
 
-    /// Drops entries for which `keep` is false (files that no longer exist).
-    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+    /// Drops the entries not used in this run for which `keep` is false.
+    pub fn retain_unused(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let before = self.entries.len();
-        self.entries.retain(|k, _| keep(k));
+        self.entries.retain(|k, e| e.used || keep(k));
         self.dirty |= self.entries.len() != before;
     }
 
@@ -172,7 +178,14 @@ fn decode(bytes: &[u8]) -> Option<HashMap<String, Entry>> {
             ino: reader.u64()?,
         };
         let digest = Digest(reader.take(32)?.try_into().ok()?);
-        entries.insert(key, Entry { stat, digest });
+        entries.insert(
+            key,
+            Entry {
+                stat,
+                digest,
+                used: false,
+            },
+        );
     }
     Some(entries)
 }
@@ -216,7 +229,7 @@ mod tests {
         };
         index.record("a/b.go", stat, Digest::of(b"abc"));
         index.save().expect("save");
-        let loaded = FileIndex::load(&path);
+        let mut loaded = FileIndex::load(&path);
         assert_eq!(loaded.lookup("a/b.go", &stat), Some(Digest::of(b"abc")));
         assert_eq!(loaded.lookup("a/b.go", &Stat { size: 4, ..stat }), None);
     }

@@ -2,13 +2,14 @@
 //! The manifest is saved with each run so `isect explain` can say what changed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::digest::Digest;
 
 /// Bumped when the key's layout or meaning changes; old entries then stop matching.
-pub const CACHE_VERSION: u32 = 1;
+pub const CACHE_VERSION: u32 = 2;
 
 /// A step's action key.
 pub type StepKey = Digest;
@@ -23,8 +24,8 @@ pub struct Manifest {
     pub impl_version: u32,
     /// Canonical JSON of the step's options (its kind's fields, outputs, flags).
     pub options: String,
-    /// Workspace-relative input path → content digest.
-    pub inputs: BTreeMap<String, Digest>,
+    /// Workspace-relative input paths, sorted, with their content digests.
+    pub inputs: Vec<(Arc<str>, Digest)>,
     /// `go version` and the like, when the step uses a toolchain.
     pub toolchain: Option<String>,
     /// Declared environment variable → digest of its value (values never stored in clear).
@@ -92,14 +93,16 @@ pub fn diff_manifests(old: &Manifest, new: &Manifest) -> Vec<String> {
             option_diff(&old.options, &new.options)
         ));
     }
-    for (path, digest) in &new.inputs {
-        match old.inputs.get(path) {
+    let old_inputs: BTreeMap<&str, &Digest> = old.inputs.iter().map(|(p, d)| (&**p, d)).collect();
+    let new_inputs: BTreeMap<&str, &Digest> = new.inputs.iter().map(|(p, d)| (&**p, d)).collect();
+    for (path, digest) in &new_inputs {
+        match old_inputs.get(path) {
             None => reasons.push(format!("{path} added")),
             Some(old_digest) if old_digest != digest => reasons.push(format!("{path} changed")),
             Some(_) => {}
         }
     }
-    for path in old.inputs.keys().filter(|p| !new.inputs.contains_key(*p)) {
+    for path in old_inputs.keys().filter(|p| !new_inputs.contains_key(*p)) {
         reasons.push(format!("{path} removed"));
     }
     for (name, digest) in &new.env {
@@ -158,7 +161,7 @@ mod tests {
             kind: "go_build".into(),
             impl_version: 1,
             options: r#"{"ldflags":""}"#.into(),
-            inputs: BTreeMap::from([("a/main.go".into(), Digest::of(b"x"))]),
+            inputs: vec![("a/main.go".into(), Digest::of(b"x"))],
             toolchain: Some("go1.19".into()),
             env: BTreeMap::new(),
             deps: BTreeMap::new(),
@@ -170,7 +173,7 @@ mod tests {
         let m = manifest();
         assert_eq!(m.key(), manifest().key());
         let mut other = manifest();
-        other.inputs.insert("a/main.go".into(), Digest::of(b"y"));
+        other.inputs[0].1 = Digest::of(b"y");
         assert_ne!(m.key(), other.key());
         let mut renamed = manifest();
         renamed.step_id = "b:build:go_build".into();
@@ -192,8 +195,10 @@ mod tests {
     fn diff_names_each_change() {
         let old = manifest();
         let mut new = manifest();
-        new.inputs.insert("a/main.go".into(), Digest::of(b"y"));
-        new.inputs.insert("a/util.go".into(), Digest::of(b"z"));
+        new.inputs = vec![
+            ("a/main.go".into(), Digest::of(b"y")),
+            ("a/util.go".into(), Digest::of(b"z")),
+        ];
         new.toolchain = Some("go1.20".into());
         new.options = r#"{"ldflags":"-s"}"#.into();
         new.env.insert("TOKEN".into(), Digest::of(b"v"));

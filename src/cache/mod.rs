@@ -9,6 +9,7 @@ mod index;
 mod key;
 mod store;
 mod tree;
+mod walk;
 
 pub use digest::{Digest, hash_file};
 pub use index::FileIndex;

@@ -4,32 +4,18 @@
 //! run (in parallel) for files whose stat changed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use globset::{Glob, GlobBuilder};
 
 use super::digest::{Digest, hash_file};
 use super::index::{FileIndex, Stat};
 
-/// Each walker thread collects into its own buffer and hands it over when dropped.
-struct Flush<'a> {
-    local: Vec<FileEntry>,
-    found: &'a Mutex<Vec<FileEntry>>,
-}
-
-impl Drop for Flush<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut found) = self.found.lock() {
-            found.append(&mut self.local);
-        }
-    }
-}
-
 /// A file of the workspace.
 #[derive(Debug, Clone)]
 pub struct FileEntry {
-    /// Workspace-relative, `/`-separated.
-    pub rel: String,
+    /// Workspace-relative, `/`-separated; shared with the manifests that name the file.
+    pub rel: Arc<str>,
     pub stat: Stat,
 }
 
@@ -37,6 +23,8 @@ pub struct FileEntry {
 #[derive(Debug)]
 pub struct FileTree {
     root: PathBuf,
+    /// The workspace-relative folders that were walked.
+    roots: Vec<String>,
     entries: Vec<FileEntry>,
     digests: Vec<OnceLock<Digest>>,
 }
@@ -45,12 +33,14 @@ pub struct FileTree {
 #[derive(Debug, Clone)]
 pub struct GlobMatcher {
     prefix: String,
-    matcher: globset::GlobMatcher,
+    /// `None`: everything under `prefix` matches (`dir/**`, or a literal path), with no
+    /// regex to run, which is most globs.
+    matcher: Option<globset::GlobMatcher>,
 }
 
 impl GlobMatcher {
     /// Compiles a workspace-relative glob (`*` stays within one folder, `**` crosses them;
-    /// a folder path also matches everything under it).
+    /// a literal folder path also matches everything under it).
     pub fn new(glob: &str) -> Result<Self, globset::Error> {
         let glob = glob.trim_start_matches("./");
         let prefix: String = glob
@@ -58,19 +48,33 @@ impl GlobMatcher {
             .take_while(|part| !part.contains(['*', '?', '[', '{']))
             .collect::<Vec<_>>()
             .join("/");
-        let matcher = GlobBuilder::new(glob)
-            .literal_separator(true)
-            .build()?
-            .compile_matcher();
+        let literal = prefix == glob;
+        let everything_under = glob.strip_suffix("/**") == Some(prefix.as_str());
+        let matcher = if literal || everything_under {
+            None
+        } else {
+            Some(
+                GlobBuilder::new(glob)
+                    .literal_separator(true)
+                    .build()?
+                    .compile_matcher(),
+            )
+        };
         Ok(Self { prefix, matcher })
     }
 
     /// True when `rel` matches, or lies under a folder the glob names literally.
     #[must_use]
     pub fn is_match(&self, rel: &str) -> bool {
-        self.matcher.is_match(rel)
-            || (self.prefix == self.matcher.glob().glob()
-                && rel.starts_with(&format!("{}/", self.prefix)))
+        match &self.matcher {
+            Some(m) => m.is_match(rel),
+            None => {
+                rel == self.prefix
+                    || self.prefix.is_empty()
+                    || (rel.starts_with(&self.prefix)
+                        && rel.as_bytes().get(self.prefix.len()) == Some(&b'/'))
+            }
+        }
     }
 
     /// The folder (or file) below which every match lies.
@@ -86,52 +90,16 @@ pub fn validate_glob(glob: &str) -> Result<(), globset::Error> {
 }
 
 impl FileTree {
-    /// Walks `root` once, in parallel.
-    pub fn walk(root: &Path) -> std::io::Result<Self> {
-        let found = Mutex::new(Vec::new());
-        let root_buf = root.to_path_buf();
-        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        ignore::WalkBuilder::new(root)
-            .hidden(false)
-            .git_ignore(true)
-            .git_exclude(true)
-            .git_global(false)
-            .require_git(false)
-            .parents(false)
-            .threads(threads)
-            .filter_entry(|e| {
-                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-                !(is_dir && crate::workspace::skip_dir(e.file_name().to_str().unwrap_or("")))
-            })
-            .build_parallel()
-            .run(|| {
-                let mut sink = Flush {
-                    local: Vec::new(),
-                    found: &found,
-                };
-                let root = &root_buf;
-                Box::new(move |entry| {
-                    let Ok(entry) = entry else {
-                        return ignore::WalkState::Continue;
-                    };
-                    if entry.file_type().is_some_and(|t| t.is_file())
-                        && let (Ok(meta), Ok(rel)) =
-                            (entry.metadata(), entry.path().strip_prefix(root))
-                    {
-                        sink.local.push(FileEntry {
-                            rel: rel.to_string_lossy().into_owned(),
-                            stat: Stat::of(&meta),
-                        });
-                    }
-                    ignore::WalkState::Continue
-                })
-            });
-        let mut entries = found.into_inner().unwrap_or_default();
+    /// Walks the folders `roots` (workspace-relative, `""` for all) of the workspace at
+    /// `root`, in parallel.
+    pub fn walk(root: &Path, roots: &[String]) -> std::io::Result<Self> {
+        let mut entries = super::walk::walk(root, roots)?;
         entries.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
         entries.dedup_by(|a, b| a.rel == b.rel);
         let digests = entries.iter().map(|_| OnceLock::new()).collect();
         Ok(Self {
             root: root.to_path_buf(),
+            roots: roots.to_vec(),
             entries,
             digests,
         })
@@ -146,9 +114,7 @@ impl FileTree {
     /// Index of the file at `rel`, if it exists.
     #[must_use]
     pub fn find(&self, rel: &str) -> Option<usize> {
-        self.entries
-            .binary_search_by(|e| e.rel.as_str().cmp(rel))
-            .ok()
+        self.entries.binary_search_by(|e| (*e.rel).cmp(rel)).ok()
     }
 
     /// Indices of the files under `prefix` (a folder or a file path), as a range.
@@ -157,7 +123,7 @@ impl FileTree {
         if prefix.is_empty() {
             return 0..self.entries.len();
         }
-        let start = self.entries.partition_point(|e| e.rel.as_str() < prefix);
+        let start = self.entries.partition_point(|e| &*e.rel < prefix);
         let end = start + self.entries[start..].partition_point(|e| e.rel.starts_with(prefix));
         start..end
     }
@@ -187,11 +153,11 @@ impl FileTree {
         let known = index
             .lock()
             .ok()
-            .and_then(|idx| idx.lookup(&entry.rel, &entry.stat));
+            .and_then(|mut idx| idx.lookup(&entry.rel, &entry.stat));
         let digest = match known {
             Some(d) => d,
             None => {
-                let d = hash_file(&self.root.join(&entry.rel))?;
+                let d = hash_file(&self.root.join(&*entry.rel))?;
                 if let Ok(mut idx) = index.lock() {
                     idx.record(&entry.rel, entry.stat, d);
                 }
@@ -204,7 +170,7 @@ impl FileTree {
     /// Computes the digests of `indices` up front, hashing changed files on all cores.
     pub fn prefetch(&self, indices: &[usize], index: &Mutex<FileIndex>) -> std::io::Result<()> {
         let todo: Vec<usize> = {
-            let idx = index
+            let mut idx = index
                 .lock()
                 .map_err(|_| std::io::Error::other("file index lock poisoned"))?;
             indices
@@ -225,7 +191,8 @@ impl FileTree {
         if todo.is_empty() {
             return Ok(());
         }
-        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        // Hash on all cores when there is enough to hash.
+        let threads = if todo.len() > 64 { crate::cores() } else { 1 };
         let chunk = todo.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
             let handles: Vec<_> = todo
@@ -244,10 +211,27 @@ impl FileTree {
         })
     }
 
-    /// Drops index entries of files that no longer exist (outputs outside the walk are
-    /// checked on disk).
+    /// Drops index entries under the walked folders that this run did not use (deleted
+    /// files, ignored outputs; they are hashed again if they are ever needed). Entries
+    /// elsewhere are kept: a run that walks one service must not forget the rest.
     pub fn prune_index(&self, index: &mut FileIndex) {
-        index.retain(|rel| self.find(rel).is_some() || self.root.join(rel).exists());
+        let mut roots: Vec<String> = self
+            .roots
+            .iter()
+            .map(|r| {
+                if r.is_empty() {
+                    String::new()
+                } else {
+                    format!("{r}/")
+                }
+            })
+            .collect();
+        roots.sort();
+        index.retain_unused(|rel| {
+            // The greatest root not after `rel` is the only one that can contain it.
+            let at = roots.partition_point(|r| r.as_str() <= rel);
+            at == 0 || !rel.starts_with(roots[at - 1].as_str())
+        });
     }
 }
 
@@ -283,8 +267,8 @@ mod tests {
             std::fs::write(root.join(f), f).expect("write");
         }
         std::fs::write(root.join("a/.gitignore"), "dist/\n").expect("write");
-        let tree = FileTree::walk(root).expect("walk");
-        let rels: Vec<&str> = tree.entries().iter().map(|e| e.rel.as_str()).collect();
+        let tree = FileTree::walk(root, &[String::new()]).expect("walk");
+        let rels: Vec<&str> = tree.entries().iter().map(|e| &*e.rel).collect();
         assert_eq!(rels, vec!["a/.env", "a/.gitignore", "a/x.go"]);
         assert_eq!(tree.range("a/"), 0..3);
     }

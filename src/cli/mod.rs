@@ -225,34 +225,36 @@ fn parse_size(text: &str) -> Result<u64, String> {
 #[must_use]
 pub fn run(cli: Cli) -> ExitStatus {
     init_tracing(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return report_error(&Error::infra("cannot start the async runtime", e)),
-    };
-    let result = runtime.block_on(dispatch(cli));
-    match result {
+    match dispatch(cli) {
         Ok(status) => status,
         Err(err) => report_error(&err),
     }
 }
 
-async fn dispatch(cli: Cli) -> crate::error::Result<ExitStatus> {
+/// The async runtime, for the commands that run processes. Steps are child processes and
+/// the cache's blocking work goes to `spawn_blocking`, so one thread drives them all; it
+/// also spares the cross-core wake-ups that a short no-op run would otherwise pay.
+pub(crate) fn runtime() -> crate::error::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::infra("cannot start the async runtime", e))
+}
+
+fn dispatch(cli: Cli) -> crate::error::Result<ExitStatus> {
     let global = cli.global;
     match cli.command {
-        Command::Build(c) => run::stage(&global, "build", &c.select, &c.run).await,
-        Command::Test(c) => run::stage(&global, "test", &c.select, &c.run).await,
-        Command::Scan(c) => run::stage(&global, "scan", &c.select, &c.run).await,
-        Command::Image(c) => run::stage(&global, "image", &c.select, &c.run).await,
-        Command::Deploy(c) => run::deploy(&global, &c).await,
+        Command::Build(c) => run::stage(&global, "build", &c.select, &c.run),
+        Command::Test(c) => run::stage(&global, "test", &c.select, &c.run),
+        Command::Scan(c) => run::stage(&global, "scan", &c.select, &c.run),
+        Command::Image(c) => run::stage(&global, "image", &c.select, &c.run),
+        Command::Deploy(c) => run::deploy(&global, &c),
         Command::Run(c) => {
             let select = SelectArgs {
                 services: vec![c.service.clone()],
                 ..SelectArgs::default()
             };
-            run::stage(&global, &c.stage, &select, &c.run).await
+            run::stage(&global, &c.stage, &select, &c.run)
         }
         Command::Plan(c) => run::plan(&global, &c),
         Command::Check => info::check(&global),
@@ -260,7 +262,7 @@ async fn dispatch(cli: Cli) -> crate::error::Result<ExitStatus> {
         Command::Graph(c) => info::graph(&global, &c),
         Command::Explain(c) => explain::explain(&global, &c),
         Command::Cache(c) => cache::cache(&global, &c),
-        Command::Doctor => doctor::doctor(&global).await,
+        Command::Doctor => runtime()?.block_on(doctor::doctor(&global)),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "isect", &mut std::io::stdout());
@@ -273,7 +275,8 @@ fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "isect=info",
-        _ => "isect=debug",
+        2 => "isect=debug",
+        _ => "isect=trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -36,10 +36,18 @@ fn last_keys_path(session: &Session) -> std::path::PathBuf {
 
 /// Plans `stage` for the selected services and computes keys.
 pub(crate) fn plan_stage(global: &GlobalArgs, stage: &str, select: &SelectArgs) -> Result<Planned> {
+    // `-vv` shows where the time of a run goes, phase by phase.
+    let started = std::time::Instant::now();
+    let phase = |name: &str| tracing::debug!(target: "isect::timing", "{name}: {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     let session = Session::open(global)?;
+    phase("workspace loaded");
+    // Load the file index while the pipelines are evaluated.
+    let index_path = session.workspace.root.join(".isect/file-index");
+    let index_loader = std::thread::spawn(move || FileIndex::load(&index_path));
     let selected = session.select(select)?;
     let names: Vec<String> = selected.iter().map(|(n, _)| n.clone()).collect();
     let pipelines = session.pipelines(&names)?;
+    phase("pipelines evaluated");
     let plan = Plan::build(&pipelines, &names, stage, select.all || select.affected)
         .map_err(|e| Error::User(e.0))?;
     let store = LocalStore::open(&session.cache_dir()).map_err(|e| {
@@ -52,9 +60,18 @@ pub(crate) fn plan_stage(global: &GlobalArgs, stage: &str, select: &SelectArgs) 
         )
     })?;
     let root = session.workspace.root.clone();
-    let index = Mutex::new(FileIndex::load(&root.join(".isect/file-index")));
-    let tree = FileTree::walk(&root).map_err(|e| Error::infra("cannot walk the workspace", e))?;
+    let index = Mutex::new(
+        index_loader
+            .join()
+            .map_err(|_| Error::infra_msg("loading the file index panicked"))?,
+    );
+    phase("index loaded");
+    let roots = exec::walk_roots(&plan, &session.workspace);
+    let tree =
+        FileTree::walk(&root, &roots).map_err(|e| Error::infra("cannot walk the workspace", e))?;
+    phase("workspace walked");
     let prepared = exec::prepare(&plan, &session.workspace, &store, &tree, &index)?;
+    phase("keys computed");
     if let Ok(mut idx) = index.lock() {
         tree.prune_index(&mut idx);
     }
@@ -93,18 +110,24 @@ fn reporter(args: &RunArgs) -> Arc<dyn Reporter> {
 }
 
 /// Runs `stage` for the selected services.
-pub(crate) async fn stage(
+/// Runs `stage` for the selected services: plans first (scripts are evaluated here, before
+/// any async work exists), then executes on the runtime.
+pub(crate) fn stage(
     global: &GlobalArgs,
     stage: &str,
     select: &SelectArgs,
     args: &RunArgs,
 ) -> Result<ExitStatus> {
-    let planned = {
-        let (global, stage, select) = (global.clone(), stage.to_string(), select.clone());
-        tokio::task::spawn_blocking(move || plan_stage(&global, &stage, &select))
-            .await
-            .map_err(|e| Error::infra("planning stopped unexpectedly", e))??
-    };
+    let planned = plan_stage(global, stage, select)?;
+    super::runtime()?.block_on(execute(planned, stage, select, args))
+}
+
+async fn execute(
+    planned: Planned,
+    stage: &str,
+    select: &SelectArgs,
+    args: &RunArgs,
+) -> Result<ExitStatus> {
     let Planned {
         session,
         plan,
@@ -151,11 +174,10 @@ pub(crate) async fn stage(
         .timeout
         .map(|secs| tokio::spawn(exec::deadline(Duration::from_secs(secs), cancel_tx.clone())));
     let settings = RunSettings {
-        jobs: args.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        }),
+        jobs: args.jobs.unwrap_or_else(crate::cores),
         keep_going: args.keep_going,
         use_cache: !args.no_cache,
+        replay_logs: args.output_logs == Some(OutputLogs::Full),
     };
     let command = format!(
         "{stage} {}",
@@ -165,6 +187,7 @@ pub(crate) async fn stage(
             .collect::<Vec<_>>()
             .join(" ")
     );
+    let run_started = std::time::Instant::now();
     let summary = exec::run(
         Arc::new(plan),
         Arc::new(prepared),
@@ -174,6 +197,7 @@ pub(crate) async fn stage(
         command,
     )
     .await;
+    tracing::debug!(target: "isect::timing", "steps run: {:.1} ms", run_started.elapsed().as_secs_f64() * 1e3);
     interrupt.abort();
     let timed_out = deadline
         .as_ref()
@@ -182,6 +206,7 @@ pub(crate) async fn stage(
         d.abort();
     }
     save_state(&ctx, &root);
+    tracing::debug!(target: "isect::timing", "state saved: {:.1} ms", run_started.elapsed().as_secs_f64() * 1e3);
     reporter.event(&Event::RunFinished(summary.clone()));
     if !args.json {
         print_stdout(&render_summary(&summary));
@@ -252,7 +277,7 @@ fn save_state(ctx: &RunContext, root: &std::path::Path) {
 }
 
 /// `isect deploy`: checks the environment, then runs the `deploy` stage.
-pub(crate) async fn deploy(global: &GlobalArgs, command: &DeployCommand) -> Result<ExitStatus> {
+pub(crate) fn deploy(global: &GlobalArgs, command: &DeployCommand) -> Result<ExitStatus> {
     let session = Session::open(global)?;
     let environments = &session.workspace.config.environments;
     if !environments.contains_key(&command.env) {
@@ -269,7 +294,7 @@ pub(crate) async fn deploy(global: &GlobalArgs, command: &DeployCommand) -> Resu
             }),
         ));
     }
-    stage(global, "deploy", &command.select, &command.run).await
+    stage(global, "deploy", &command.select, &command.run)
 }
 
 /// `isect plan`: what would run and what is cached.

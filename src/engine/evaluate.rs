@@ -52,9 +52,16 @@ pub fn evaluate_all(
     workspace: &Workspace,
     services: &[&Project],
 ) -> Result<Vec<Pipeline>, Vec<Diagnostic>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(services.len().max(1));
+    // A thread per core only pays off past a few dozen scripts (each takes ~0.1 ms).
+    if services.len() <= PARALLEL_ABOVE {
+        return collect(
+            services
+                .iter()
+                .map(|p| evaluate_service(engine, workspace, p))
+                .collect(),
+        );
+    }
+    let threads = crate::cores().min(services.len().max(1));
     let chunk = services.len().div_ceil(threads).max(1);
     let results: Vec<Result<Pipeline, Vec<Diagnostic>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = services
@@ -72,6 +79,16 @@ pub fn evaluate_all(
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
+    collect(results)
+}
+
+/// Below this many services, scripts are evaluated on the calling thread.
+const PARALLEL_ABOVE: usize = 64;
+
+/// The pipelines, or every error of every script.
+fn collect(
+    results: Vec<Result<Pipeline, Vec<Diagnostic>>>,
+) -> Result<Vec<Pipeline>, Vec<Diagnostic>> {
     let mut pipelines = Vec::new();
     let mut errors = Vec::new();
     for result in results {

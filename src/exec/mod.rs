@@ -8,6 +8,6 @@ mod prepare;
 mod runner;
 mod scheduler;
 
-pub use prepare::{Prepared, prepare, rerun_reasons};
+pub use prepare::{Prepared, prepare, rerun_reasons, walk_roots};
 pub use runner::{ProcessEnd, ProcessSpec, run_process};
 pub use scheduler::{RunContext, RunSettings, deadline, run};

@@ -73,12 +73,12 @@ pub fn prepare(
     let mut manifests: Vec<Manifest> = Vec::with_capacity(plan.steps.len());
     let mut keys: Vec<StepKey> = Vec::with_capacity(plan.steps.len());
     for (i, step) in plan.steps.iter().enumerate() {
-        let mut inputs = BTreeMap::new();
+        let mut inputs = Vec::with_capacity(step_inputs[i].len());
         for &f in &step_inputs[i] {
             let digest = tree
                 .digest(f, index)
                 .map_err(|e| Error::infra(format!("cannot read {}", tree.entries()[f].rel), e))?;
-            inputs.insert(tree.entries()[f].rel.clone(), digest);
+            inputs.push((tree.entries()[f].rel.clone(), digest));
         }
         let mut env = BTreeMap::new();
         for (name, value) in &step.options.env {
@@ -115,6 +115,25 @@ pub fn prepare(
     }
     let _ = root;
     Ok(Prepared { manifests, keys })
+}
+
+/// The folders a plan's steps can read from: the literal prefixes of their input globs and,
+/// for Go steps, the module and the libraries it uses. The run walks only these.
+#[must_use]
+pub fn walk_roots(plan: &Plan, workspace: &Workspace) -> Vec<String> {
+    let mut roots = BTreeSet::new();
+    for step in &plan.steps {
+        for glob in &step.options.inputs {
+            if let Ok(matcher) = GlobMatcher::new(glob) {
+                roots.insert(matcher.prefix().to_string());
+            }
+        }
+        if let Some(module) = &step.options.go_module {
+            roots.insert(module.clone());
+            roots.extend(workspace.transitive_deps(module));
+        }
+    }
+    roots.into_iter().collect()
 }
 
 /// The step's normalised options: its kind's fields plus the flags that change its result.

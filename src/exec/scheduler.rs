@@ -27,6 +27,8 @@ pub struct RunSettings {
     pub keep_going: bool,
     /// Read and write the cache (`--no-cache` turns it off).
     pub use_cache: bool,
+    /// Cached steps' logs are replayed (`--output-logs full`).
+    pub replay_logs: bool,
 }
 
 /// What every step task shares.
@@ -67,7 +69,40 @@ pub async fn run(
     }
     let mut results: Vec<Option<StepResult>> = vec![None; n];
     let mut reported = vec![false; n];
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    // Resolve cache hits up front, off the async threads and without a task per step: a
+    // step is done here when its record verifies and every step it waits for is done too.
+    // On a no-op run that is every step, and nothing is scheduled at all.
+    let hits = if settings.use_cache {
+        // Blocking on purpose: nothing runs yet, and a hand-off to another thread costs more
+        // than the lookups themselves on a no-op run.
+        precheck(&plan, &prepared, &ctx, settings.replay_logs)
+    } else {
+        Vec::new()
+    };
+    for (i, hit) in hits.into_iter().enumerate() {
+        let Some(hit) = hit else { continue };
+        let deps_done = plan.deps[i].iter().all(|&d| {
+            results[d]
+                .as_ref()
+                .is_some_and(|r| r.status == StepStatus::Cached)
+        });
+        if !deps_done {
+            continue;
+        }
+        let step = &plan.steps[i];
+        let mut result = base_result(step, StepStatus::Ok);
+        result.key = Some(prepared.keys[i].to_hex());
+        let result = cached_result(&ctx, step, result, hit, started);
+        ctx.reporter.event(&Event::StepFinished(result.clone()));
+        reported[i] = true;
+        results[i] = Some(result);
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..n)
+        .filter(|&i| waiting[i] == 0 && results[i].is_none())
+        .collect();
     let mut tasks: JoinSet<(usize, StepResult)> = JoinSet::new();
     let mut stop_reason: Option<String> = None;
     let jobs = settings.jobs.max(1);
@@ -75,17 +110,14 @@ pub async fn run(
     loop {
         while stop_reason.is_none() && tasks.len() < jobs {
             let Some(i) = ready.pop_front() else { break };
-            let (plan, prepared, ctx, cancel, use_cache) = (
-                plan.clone(),
-                prepared.clone(),
-                ctx.clone(),
-                cancel.clone(),
-                settings.use_cache,
-            );
+            let (plan, prepared, ctx, cancel) =
+                (plan.clone(), prepared.clone(), ctx.clone(), cancel.clone());
+            let (use_cache, replay) = (settings.use_cache, settings.replay_logs);
             tasks.spawn(async move {
+                let step = &plan.steps[i];
                 (
                     i,
-                    run_step(&plan.steps[i], &prepared, i, &ctx, cancel, use_cache).await,
+                    run_step(step, &prepared, i, &ctx, cancel, use_cache, replay).await,
                 )
             });
         }
@@ -185,6 +217,7 @@ async fn run_step(
     ctx: &Arc<RunContext>,
     cancel: watch::Receiver<bool>,
     use_cache: bool,
+    replay: bool,
 ) -> StepResult {
     let started = Instant::now();
     let key = prepared.keys[i];
@@ -195,7 +228,8 @@ async fn run_step(
         return skipped(step, "not run: the run was interrupted".into());
     }
     if cacheable
-        && let Some(hit) = blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key)).await
+        && let Some(hit) =
+            blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key, replay)).await
     {
         return cached_result(ctx, step, result, hit, started);
     }
@@ -207,7 +241,8 @@ async fn run_step(
     };
     if cacheable
         && lock.is_some()
-        && let Some(hit) = blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key)).await
+        && let Some(hit) =
+            blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key, replay)).await
     {
         return cached_result(ctx, step, result, hit, started);
     }
@@ -302,6 +337,46 @@ fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Looks up every cacheable step's result, in parallel: `Some` for a verified hit (outputs
+/// restored where needed).
+fn precheck(
+    plan: &Plan,
+    prepared: &Prepared,
+    ctx: &RunContext,
+    replay: bool,
+) -> Vec<Option<(ActionRecord, String)>> {
+    let indices: Vec<usize> = (0..plan.steps.len()).collect();
+    // Threads pay off only for many steps: each lookup is a few small reads.
+    let threads = if indices.len() > 64 {
+        crate::cores()
+    } else {
+        1
+    };
+    let chunk = indices.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = indices
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&i| {
+                            let step = &plan.steps[i];
+                            let cacheable = step.options.cache && !step.options.side_effects;
+                            cacheable
+                                .then(|| try_hit(ctx, step, &prepared.keys[i], replay))
+                                .flatten()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// Runs blocking cache work off the async threads.
 async fn blocking<T: Send + 'static>(
     ctx: &Arc<RunContext>,
@@ -334,7 +409,12 @@ async fn lock_key(ctx: &Arc<RunContext>, key: &StepKey) -> Option<std::fs::File>
 
 /// A verified hit: the record, its outputs in place in the workspace, and its log.
 /// Anything unreadable or corrupt is a warning and a miss (and the record is dropped).
-fn try_hit(ctx: &RunContext, step: &Step, key: &StepKey) -> Option<(ActionRecord, String)> {
+fn try_hit(
+    ctx: &RunContext,
+    step: &Step,
+    key: &StepKey,
+    read_log: bool,
+) -> Option<(ActionRecord, String)> {
     let warn = |message: String| ctx.reporter.event(&Event::Warning { message });
     let record = match ctx.store.get_record(key) {
         Ok(Some(record)) => record,
@@ -348,7 +428,13 @@ fn try_hit(ctx: &RunContext, step: &Step, key: &StepKey) -> Option<(ActionRecord
             return None;
         }
     };
-    let Some(log) = ctx.store.get_bytes(&record.log) else {
+    // The log is only read (and verified) when it is going to be replayed.
+    let log = if read_log {
+        ctx.store.get_bytes(&record.log)
+    } else {
+        Some(Vec::new())
+    };
+    let Some(log) = log else {
         warn(format!(
             "the stored log of {} is missing or corrupt; rerunning it",
             step.id
@@ -377,7 +463,7 @@ fn ensure_output(ctx: &RunContext, output: &OutputEntry) -> Result<(), crate::ca
             .index
             .lock()
             .ok()
-            .and_then(|i| i.lookup(&output.path, &stat));
+            .and_then(|mut i| i.lookup(&output.path, &stat));
         let current = known.or_else(|| {
             (meta.len() == output.size)
                 .then(|| hash_file(&path).ok())

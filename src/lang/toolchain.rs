@@ -43,6 +43,13 @@ fn is_script(path: &Path) -> bool {
         .is_ok_and(|()| &head == b"#!")
 }
 
+/// A pyenv, rbenv, asdf, goenv or nodenv shim: an executable in a `shims` folder.
+fn is_version_manager_shim(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|name| name == "shims")
+}
+
 /// What decides the version a version manager's wrapper script (a pyenv, asdf or goenv shim)
 /// runs: the variables they read, their global version file, the version files from the
 /// current folder up, and the list of installed versions. The wrapper's own stat says
@@ -94,18 +101,22 @@ pub fn identify(toolchain: Toolchain, memo: &Path) -> Result<String, ToolchainEr
     let resolved = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
     let memo_key = std::fs::metadata(&resolved).ok().map(|m| {
         use std::os::unix::fs::MetadataExt;
-        let mut key = format!(
+        let key = format!(
             "{}|{}|{}|{}",
             resolved.display(),
             m.len(),
             m.mtime_nsec() + m.mtime() * 1_000_000_000,
             m.ino()
         );
-        if is_script(&resolved) {
-            key.push_str(&version_manager_state(&resolved));
-        }
         key
     });
+    // A wrapper script's stat says nothing of what it runs: memoise only a version manager's
+    // shim (by what selects its version); probe any other wrapper on every run.
+    let memo_key = match memo_key {
+        Some(key) if is_script(&resolved) => is_version_manager_shim(&resolved)
+            .then(|| format!("{key}{}", version_manager_state(&resolved))),
+        other => other,
+    };
     let mut memos: BTreeMap<String, String> = std::fs::read(memo)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

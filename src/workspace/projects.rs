@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
+use globset::Glob;
 
 use super::config::Config;
 use super::deps;
@@ -250,52 +250,94 @@ fn quoted(names: &[&str]) -> String {
         .join(", ")
 }
 
-/// Folders matching any of `globs`, workspace-relative and sorted.
+/// Folders matching any of `globs`, workspace-relative and sorted. A glob is expanded one
+/// folder level at a time (`services/*` lists `services/` only), so finding the projects of
+/// a large monorepo reads a few folders, not the tree; a `**` glob falls back to a walk.
 fn find_dirs(root: &Path, globs: &[String]) -> Result<Vec<String>> {
-    let mut builder = GlobSetBuilder::new();
-    let mut depth = 1;
-    for pattern in globs {
-        let glob = Glob::new(pattern.trim_end_matches('/')).map_err(|e| {
-            Error::user(
-                Diagnostic::error(
-                    "config::invalid_glob",
-                    format!("isect.toml has an invalid glob `{pattern}`: {e}"),
-                )
-                .help("globs use `*` for one folder level and `**` for any number"),
+    let invalid = |pattern: &str, e: globset::Error| {
+        Error::user(
+            Diagnostic::error(
+                "config::invalid_glob",
+                format!("isect.toml has an invalid glob `{pattern}`: {e}"),
             )
-        })?;
-        builder.add(glob);
-        depth = depth.max(if pattern.contains("**") {
-            8
-        } else {
-            pattern.split('/').count()
-        });
+            .help("globs use `*` for one folder level and `**` for any number"),
+        )
+    };
+    let mut dirs = BTreeSet::new();
+    for pattern in globs {
+        let pattern = pattern.trim_end_matches('/');
+        let glob = Glob::new(pattern).map_err(|e| invalid(pattern, e))?;
+        if pattern.contains("**") {
+            dirs.extend(walk_matching(root, &glob.compile_matcher()));
+            continue;
+        }
+        let mut current = vec![String::new()];
+        for part in pattern.split('/').filter(|p| !p.is_empty()) {
+            let wildcard = part.contains(['*', '?', '[', '{']);
+            let matcher = if wildcard {
+                Some(
+                    Glob::new(part)
+                        .map_err(|e| invalid(pattern, e))?
+                        .compile_matcher(),
+                )
+            } else {
+                None
+            };
+            let mut next = Vec::new();
+            for base in &current {
+                let join = |name: &str| {
+                    if base.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{base}/{name}")
+                    }
+                };
+                match &matcher {
+                    Some(matcher) => {
+                        let Ok(entries) = std::fs::read_dir(root.join(base)) else {
+                            continue;
+                        };
+                        for entry in entries.filter_map(std::result::Result::ok) {
+                            let name = entry.file_name();
+                            let Some(name) = name.to_str() else { continue };
+                            if entry.file_type().is_ok_and(|t| t.is_dir())
+                                && !skip_dir(name)
+                                && matcher.is_match(name)
+                            {
+                                next.push(join(name));
+                            }
+                        }
+                    }
+                    None => {
+                        if root.join(base).join(part).is_dir() {
+                            next.push(join(part));
+                        }
+                    }
+                }
+            }
+            current = next;
+        }
+        dirs.extend(current.into_iter().filter(|d| !d.is_empty()));
     }
-    let set = builder
-        .build()
-        .map_err(|e| Error::infra("cannot build the project globs", e))?;
-    let mut dirs = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
+    Ok(dirs.into_iter().collect())
+}
+
+/// Folders anywhere under `root` matching `matcher` (for `**` globs).
+fn walk_matching(root: &Path, matcher: &globset::GlobMatcher) -> Vec<String> {
+    walkdir::WalkDir::new(root)
         .min_depth(1)
-        .max_depth(depth)
-        .sort_by_file_name();
-    for entry in walker
         .into_iter()
         .filter_entry(|e| !skip_dir(e.file_name().to_str().unwrap_or("")))
-    {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_dir() {
-            continue;
-        }
-        let Ok(rel) = entry.path().strip_prefix(root) else {
-            continue;
-        };
-        let rel = rel.to_string_lossy().replace('\\', "/");
-        if set.is_match(&rel) {
-            dirs.push(rel);
-        }
-    }
-    Ok(dirs)
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.file_type().is_dir())
+        .filter_map(|e| {
+            e.path()
+                .strip_prefix(root)
+                .ok()
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+        })
+        .filter(|rel| matcher.is_match(rel))
+        .collect()
 }
 
 /// Folders never searched for projects or inputs.
