@@ -1,9 +1,11 @@
 //! The file-hash index: (path, size, mtime, ctime, inode) → digest, kept per workspace in
-//! `.isect/file-index`, so a file whose stat has not changed is never read again.
+//! `.isect/index/`, so a file whose stat has not changed is never read again.
 //! Racy-git rule: an entry whose mtime is too close to the moment it was recorded is not
 //! trusted, since the file could change again within the clock's granularity.
+//! The index is sharded by project folder (`services/auth-service`): a change in one
+//! service rewrites that service's shard, not the whole monorepo's index.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -48,9 +50,23 @@ struct Entry {
 /// The index, loaded once per run and saved at its end.
 #[derive(Debug, Default)]
 pub struct FileIndex {
+    /// The folder of shard files.
     path: PathBuf,
     entries: HashMap<String, Entry>,
-    dirty: bool,
+    /// Shards changed since loading.
+    dirty: BTreeSet<String>,
+}
+
+/// The shard a path belongs to: its first two folders (`services/auth-service`).
+fn shard_of(rel: &str) -> &str {
+    match rel.match_indices('/').nth(1) {
+        Some((at, _)) => &rel[..at],
+        None => rel.rsplit_once('/').map_or("", |(dir, _)| dir),
+    }
+}
+
+fn shard_file(dir: &Path, shard: &str) -> PathBuf {
+    dir.join(blake3::hash(shard.as_bytes()).to_hex()[..16].to_string())
 }
 
 fn now_ns() -> i64 {
@@ -60,17 +76,24 @@ fn now_ns() -> i64 {
 }
 
 impl FileIndex {
-    /// Loads the index at `path`; a missing or unreadable index is an empty one.
+    /// Loads the index in the folder `path`; a missing or unreadable shard is an empty one.
     #[must_use]
     pub fn load(path: &Path) -> Self {
-        let entries = std::fs::read(path)
-            .ok()
-            .and_then(|bytes| decode(&bytes))
-            .unwrap_or_default();
+        let mut entries = HashMap::new();
+        if let Ok(files) = std::fs::read_dir(path) {
+            for file in files.filter_map(Result::ok) {
+                if let Some(shard) = std::fs::read(file.path())
+                    .ok()
+                    .and_then(|bytes| decode(&bytes))
+                {
+                    entries.extend(shard);
+                }
+            }
+        }
         Self {
             path: path.to_path_buf(),
             entries,
-            dirty: false,
+            dirty: BTreeSet::new(),
         }
     }
 
@@ -87,7 +110,7 @@ impl FileIndex {
         if now_ns() - stat.mtime_ns < RACY_WINDOW_NS {
             // Too fresh to trust next time; make sure no older entry is trusted either.
             if self.entries.remove(rel).is_some() {
-                self.dirty = true;
+                self.dirty.insert(shard_of(rel).to_string());
             }
             return;
         }
@@ -102,49 +125,63 @@ impl FileIndex {
                         used: true,
                     },
                 );
-                self.dirty = true;
+                self.dirty.insert(shard_of(rel).to_string());
             }
         }
     }
 
     /// Drops the entries not used in this run for which `keep` is false.
     pub fn retain_unused(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        let before = self.entries.len();
-        self.entries.retain(|k, e| e.used || keep(k));
-        self.dirty |= self.entries.len() != before;
+        let dirty = &mut self.dirty;
+        self.entries.retain(|k, e| {
+            let retained = e.used || keep(k);
+            if !retained {
+                dirty.insert(shard_of(k).to_string());
+            }
+            retained
+        });
     }
 
-    /// Writes the index atomically when it changed.
+    /// Writes the shards that changed, each atomically.
     pub fn save(&mut self) -> std::io::Result<()> {
-        if !self.dirty {
+        if self.dirty.is_empty() {
             return Ok(());
         }
-        if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        {
-            let mut out = BufWriter::new(tmp.as_file_mut());
-            out.write_all(MAGIC)?;
-            out.write_all(&(self.entries.len() as u64).to_le_bytes())?;
-            let mut keys: Vec<&String> = self.entries.keys().collect();
-            keys.sort();
-            for key in keys {
-                let e = &self.entries[key];
-                let bytes = key.as_bytes();
-                out.write_all(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes())?;
-                out.write_all(bytes)?;
-                out.write_all(&e.stat.size.to_le_bytes())?;
-                out.write_all(&e.stat.mtime_ns.to_le_bytes())?;
-                out.write_all(&e.stat.ctime_ns.to_le_bytes())?;
-                out.write_all(&e.stat.ino.to_le_bytes())?;
-                out.write_all(&e.digest.0)?;
+        std::fs::create_dir_all(&self.path)?;
+        let mut shards: HashMap<&str, Vec<(&String, &Entry)>> = HashMap::new();
+        for (key, entry) in &self.entries {
+            let shard = shard_of(key);
+            if self.dirty.contains(shard) {
+                shards.entry(shard).or_default().push((key, entry));
             }
-            out.flush()?;
         }
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        self.dirty = false;
+        for shard in &self.dirty {
+            let file = shard_file(&self.path, shard);
+            let Some(mut entries) = shards.remove(shard.as_str()) else {
+                let _ = std::fs::remove_file(&file);
+                continue;
+            };
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.path)?;
+            {
+                let mut out = BufWriter::new(tmp.as_file_mut());
+                out.write_all(MAGIC)?;
+                out.write_all(&(entries.len() as u64).to_le_bytes())?;
+                for (key, e) in entries {
+                    let bytes = key.as_bytes();
+                    out.write_all(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes())?;
+                    out.write_all(bytes)?;
+                    out.write_all(&e.stat.size.to_le_bytes())?;
+                    out.write_all(&e.stat.mtime_ns.to_le_bytes())?;
+                    out.write_all(&e.stat.ctime_ns.to_le_bytes())?;
+                    out.write_all(&e.stat.ino.to_le_bytes())?;
+                    out.write_all(&e.digest.0)?;
+                }
+                out.flush()?;
+            }
+            tmp.persist(&file).map_err(|e| e.error)?;
+        }
+        self.dirty.clear();
         Ok(())
     }
 
@@ -249,10 +286,58 @@ mod tests {
     }
 
     #[test]
-    fn truncated_index_is_empty() {
+    fn truncated_shard_is_empty() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("index");
-        std::fs::write(&path, b"ISECTIX1\x05\x00").expect("write");
+        std::fs::create_dir_all(&path).expect("mkdir");
+        std::fs::write(path.join("0123456789abcdef"), b"ISECTIX1\x05\x00").expect("write");
         assert!(FileIndex::load(&path).is_empty());
+    }
+
+    #[test]
+    fn saving_rewrites_only_changed_shards() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index");
+        let mut index = FileIndex::load(&path);
+        let stat = Stat {
+            size: 3,
+            mtime_ns: 1_000,
+            ctime_ns: 1_000,
+            ino: 7,
+        };
+        index.record("services/a/x.go", stat, Digest::of(b"a"));
+        index.record("services/b/y.go", stat, Digest::of(b"b"));
+        index.save().expect("save");
+        let b_shard = shard_file(&path, "services/b");
+        let before = std::fs::metadata(&b_shard)
+            .expect("b shard")
+            .modified()
+            .expect("mtime");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        index.record(
+            "services/a/x.go",
+            Stat { size: 4, ..stat },
+            Digest::of(b"a2"),
+        );
+        index.save().expect("save");
+        assert_eq!(
+            std::fs::metadata(&b_shard)
+                .expect("b shard")
+                .modified()
+                .expect("mtime"),
+            before
+        );
+        let mut loaded = FileIndex::load(&path);
+        assert_eq!(
+            loaded.lookup("services/a/x.go", &Stat { size: 4, ..stat }),
+            Some(Digest::of(b"a2"))
+        );
+        assert_eq!(
+            loaded.lookup("services/b/y.go", &stat),
+            Some(Digest::of(b"b"))
+        );
+        assert_eq!(shard_of("services/a/src/x.go"), "services/a");
+        assert_eq!(shard_of("isect.toml"), "");
+        assert_eq!(shard_of("libs/x.go"), "libs");
     }
 }

@@ -70,8 +70,19 @@ fn shard(dir: &Path, kind: &str, hex: &str, ext: &str) -> PathBuf {
     dir.join(kind).join(&hex[..2]).join(format!("{hex}{ext}"))
 }
 
+/// Writes advisory state (memos, the last keys) through a temporary file and a rename, without
+/// waiting for the disk: losing it in a crash costs a recomputation, never a wrong result.
+pub fn write_advisory(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent)?;

@@ -188,6 +188,7 @@ impl FileTree {
                 })
                 .collect()
         };
+        tracing::debug!(target: "isect::timing", "files to hash: {}", todo.len());
         if todo.is_empty() {
             return Ok(());
         }

@@ -42,7 +42,7 @@ pub(crate) fn plan_stage(global: &GlobalArgs, stage: &str, select: &SelectArgs) 
     let session = Session::open(global)?;
     phase("workspace loaded");
     // Load the file index while the pipelines are evaluated.
-    let index_path = session.workspace.root.join(".isect/file-index");
+    let index_path = session.workspace.root.join(".isect/index");
     let index_loader = std::thread::spawn(move || FileIndex::load(&index_path));
     let selected = session.select(select)?;
     let names: Vec<String> = selected.iter().map(|(n, _)| n.clone()).collect();
