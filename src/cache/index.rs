@@ -66,7 +66,7 @@ fn shard_of(rel: &str) -> &str {
 }
 
 fn shard_file(dir: &Path, shard: &str) -> PathBuf {
-    dir.join(blake3::hash(shard.as_bytes()).to_hex()[..16].to_string())
+    dir.join(&blake3::hash(shard.as_bytes()).to_hex()[..16])
 }
 
 fn now_ns() -> i64 {
