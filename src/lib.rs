@@ -12,6 +12,7 @@ pub mod env_vars;
 pub mod error;
 pub mod exec;
 pub mod lang;
+pub mod par;
 pub mod plan;
 pub mod report;
 pub mod stdlib;

@@ -16,6 +16,6 @@ pub use index::FileIndex;
 pub use index::Stat;
 pub use key::{CACHE_VERSION, Manifest, StepKey, diff_manifests};
 pub use store::{
-    ActionRecord, CacheStats, LocalStore, OutputEntry, RestoreError, write_advisory as write_memo,
+    ActionRecord, CacheStats, LocalStore, OutputEntry, RestoreError, write_atomic as write_memo,
 };
 pub use tree::{FileEntry, FileTree, GlobMatcher, validate_glob};

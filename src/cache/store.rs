@@ -70,24 +70,15 @@ fn shard(dir: &Path, kind: &str, hex: &str, ext: &str) -> PathBuf {
     dir.join(kind).join(&hex[..2]).join(format!("{hex}{ext}"))
 }
 
-/// Writes advisory state (memos, the last keys) through a temporary file and a rename, without
-/// waiting for the disk: losing it in a crash costs a recomputation, never a wrong result.
-pub fn write_advisory(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader never sees half a file. No fsync: everything the cache reads back is verified
+/// (records parse and match their key, blobs match their digest), so a write lost in a
+/// crash is a miss, never a wrong result, and a build does not wait for the disk.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
     tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -192,24 +192,9 @@ impl FileTree {
         if todo.is_empty() {
             return Ok(());
         }
-        // Hash on all cores when there is enough to hash.
-        let threads = if todo.len() > 64 { crate::cores() } else { 1 };
-        let chunk = todo.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = todo
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .try_for_each(|&i| self.digest(i, index).map(|_| ()))
-                    })
-                })
-                .collect();
-            handles.into_iter().try_for_each(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("hashing thread panicked")))
-            })
-        })
+        crate::par::par_map(&todo, |&i| self.digest(i, index).map(|_| ()))
+            .into_iter()
+            .collect()
     }
 
     /// Drops index entries under the walked folders that this run did not use (deleted

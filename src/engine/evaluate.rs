@@ -52,38 +52,10 @@ pub fn evaluate_all(
     workspace: &Workspace,
     services: &[&Project],
 ) -> Result<Vec<Pipeline>, Vec<Diagnostic>> {
-    // A thread per core only pays off past a few dozen scripts (each takes ~0.1 ms).
-    if services.len() <= PARALLEL_ABOVE {
-        return collect(
-            services
-                .iter()
-                .map(|p| evaluate_service(engine, workspace, p))
-                .collect(),
-        );
-    }
-    let threads = crate::cores().min(services.len().max(1));
-    let chunk = services.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Pipeline, Vec<Diagnostic>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = services
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|p| evaluate_service(engine, workspace, p))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    collect(results)
+    collect(crate::par::par_map(services, |p| {
+        evaluate_service(engine, workspace, p)
+    }))
 }
-
-/// Below this many services, scripts are evaluated on the calling thread.
-const PARALLEL_ABOVE: usize = 64;
 
 /// The pipelines, or every error of every script.
 fn collect(

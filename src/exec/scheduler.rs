@@ -346,34 +346,12 @@ fn precheck(
     replay: bool,
 ) -> Vec<Option<(ActionRecord, String)>> {
     let indices: Vec<usize> = (0..plan.steps.len()).collect();
-    // Threads pay off only for many steps: each lookup is a few small reads.
-    let threads = if indices.len() > 64 {
-        crate::cores()
-    } else {
-        1
-    };
-    let chunk = indices.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = indices
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|&i| {
-                            let step = &plan.steps[i];
-                            let cacheable = step.options.cache && !step.options.side_effects;
-                            cacheable
-                                .then(|| try_hit(ctx, step, &prepared.keys[i], replay))
-                                .flatten()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    crate::par::par_map(&indices, |&i| {
+        let step = &plan.steps[i];
+        let cacheable = step.options.cache && !step.options.side_effects;
+        cacheable
+            .then(|| try_hit(ctx, step, &prepared.keys[i], replay))
+            .flatten()
     })
 }
 
