@@ -52,7 +52,8 @@ struct Entry {
 pub struct FileIndex {
     /// The folder of shard files.
     path: PathBuf,
-    entries: HashMap<String, Entry>,
+    /// Shard → path → entry: saving a shard touches only its own entries.
+    entries: HashMap<String, HashMap<String, Entry>>,
     /// Shards changed since loading.
     dirty: BTreeSet<String>,
 }
@@ -86,7 +87,13 @@ impl FileIndex {
                     .ok()
                     .and_then(|bytes| decode(&bytes))
                 {
-                    entries.extend(shard);
+                    for (rel, entry) in shard {
+                        let name = shard_of(&rel).to_string();
+                        entries
+                            .entry(name)
+                            .or_insert_with(HashMap::new)
+                            .insert(rel, entry);
+                    }
                 }
             }
         }
@@ -100,7 +107,7 @@ impl FileIndex {
     /// The digest recorded for `rel` if its stat is unchanged.
     #[must_use]
     pub fn lookup(&mut self, rel: &str, stat: &Stat) -> Option<Digest> {
-        let entry = self.entries.get_mut(rel)?;
+        let entry = self.entries.get_mut(shard_of(rel))?.get_mut(rel)?;
         entry.used = true;
         (entry.stat == *stat).then_some(entry.digest)
     }
@@ -109,15 +116,18 @@ impl FileIndex {
     pub fn record(&mut self, rel: &str, stat: Stat, digest: Digest) {
         if now_ns() - stat.mtime_ns < RACY_WINDOW_NS {
             // Too fresh to trust next time; make sure no older entry is trusted either.
-            if self.entries.remove(rel).is_some() {
+            if let Some(shard) = self.entries.get_mut(shard_of(rel))
+                && shard.remove(rel).is_some()
+            {
                 self.dirty.insert(shard_of(rel).to_string());
             }
             return;
         }
-        match self.entries.get_mut(rel) {
+        let shard = self.entries.entry(shard_of(rel).to_string()).or_default();
+        match shard.get_mut(rel) {
             Some(e) if e.stat == stat && e.digest == digest => e.used = true,
             _ => {
-                self.entries.insert(
+                shard.insert(
                     rel.to_string(),
                     Entry {
                         stat,
@@ -132,14 +142,13 @@ impl FileIndex {
 
     /// Drops the entries not used in this run for which `keep` is false.
     pub fn retain_unused(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        let dirty = &mut self.dirty;
-        self.entries.retain(|k, e| {
-            let retained = e.used || keep(k);
-            if !retained {
-                dirty.insert(shard_of(k).to_string());
+        for (name, shard) in &mut self.entries {
+            let before = shard.len();
+            shard.retain(|k, e| e.used || keep(k));
+            if shard.len() != before {
+                self.dirty.insert(name.clone());
             }
-            retained
-        });
+        }
     }
 
     /// Writes the shards that changed, each atomically.
@@ -148,19 +157,18 @@ impl FileIndex {
             return Ok(());
         }
         std::fs::create_dir_all(&self.path)?;
-        let mut shards: HashMap<&str, Vec<(&String, &Entry)>> = HashMap::new();
-        for (key, entry) in &self.entries {
-            let shard = shard_of(key);
-            if self.dirty.contains(shard) {
-                shards.entry(shard).or_default().push((key, entry));
-            }
-        }
+        tracing::debug!(target: "isect::timing", "index shards to save: {}", self.dirty.len());
         for shard in &self.dirty {
             let file = shard_file(&self.path, shard);
-            let Some(mut entries) = shards.remove(shard.as_str()) else {
+            let mut entries: Vec<(&String, &Entry)> = self
+                .entries
+                .get(shard)
+                .map(|m| m.iter().collect())
+                .unwrap_or_default();
+            if entries.is_empty() {
                 let _ = std::fs::remove_file(&file);
                 continue;
-            };
+            }
             entries.sort_by(|a, b| a.0.cmp(b.0));
             let mut tmp = tempfile::NamedTempFile::new_in(&self.path)?;
             {
@@ -188,13 +196,13 @@ impl FileIndex {
     /// Number of entries.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().map(HashMap::len).sum()
     }
 
     /// True when there are no entries.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.values().all(HashMap::is_empty)
     }
 }
 

@@ -254,6 +254,7 @@ async fn wait_for_stop_signal() {
 /// Saves the file index and the last key of every step that ran, merged with what another
 /// isect process may have saved meanwhile.
 fn save_state(ctx: &RunContext, root: &std::path::Path) {
+    let started = std::time::Instant::now();
     if let Ok(mut index) = ctx.index.lock()
         && let Err(e) = index.save()
     {
@@ -261,6 +262,7 @@ fn save_state(ctx: &RunContext, root: &std::path::Path) {
             message: format!("cannot save the file index: {e}"),
         });
     }
+    tracing::debug!(target: "isect::timing", "index saved: {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     let path = root.join(".isect/last-keys.json");
     let mut merged: BTreeMap<String, String> = std::fs::read(&path)
         .ok()
@@ -271,7 +273,7 @@ fn save_state(ctx: &RunContext, root: &std::path::Path) {
         return;
     }
     merged.extend(ours);
-    if let Ok(bytes) = serde_json::to_vec_pretty(&merged) {
+    if let Ok(bytes) = serde_json::to_vec(&merged) {
         let _ = crate::cache::write_memo(&path, &bytes);
     }
 }
