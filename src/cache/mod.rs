@@ -18,4 +18,4 @@ pub use key::{CACHE_VERSION, Manifest, StepKey, diff_manifests};
 pub use store::{
     ActionRecord, CacheStats, LocalStore, OutputEntry, RestoreError, write_atomic as write_memo,
 };
-pub use tree::{FileEntry, FileTree, GlobMatcher, validate_glob};
+pub use tree::{FileEntry, FileTree, GlobMatcher};

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use globset::{Glob, GlobBuilder};
+use globset::GlobBuilder;
 
 use super::digest::{Digest, hash_file};
 use super::index::{FileIndex, Stat};
@@ -82,11 +82,6 @@ impl GlobMatcher {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
-}
-
-/// Checks a glob for syntax errors.
-pub fn validate_glob(glob: &str) -> Result<(), globset::Error> {
-    Glob::new(glob).map(|_| ())
 }
 
 impl FileTree {

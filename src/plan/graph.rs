@@ -139,12 +139,6 @@ impl Plan {
         plan
     }
 
-    /// The index of a step by id.
-    #[must_use]
-    pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.steps.iter().position(|s| s.id.as_str() == id)
-    }
-
     /// Indices of every step that depends on `index`, directly or not.
     #[must_use]
     pub fn dependents(&self, index: usize) -> BTreeSet<usize> {
