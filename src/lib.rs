@@ -15,6 +15,7 @@ pub mod lang;
 pub mod par;
 pub mod plan;
 pub mod report;
+pub mod scan;
 pub mod stdlib;
 pub mod workspace;
 
