@@ -12,6 +12,13 @@
 pub mod finding;
 
 pub use finding::{Finding, Location, Rule, ScanReport, Scanner, Severity};
+
+/// Where a scan step leaves its report (JSON), workspace-relative: a declared output, so a
+/// cached scan restores it and the run's SARIF can always be assembled.
+#[must_use]
+pub fn report_path(out_dir: &str, scanner: Scanner) -> String {
+    format!("{out_dir}/reports/scan/{scanner}.json")
+}
 pub mod iac;
 pub mod licenses;
 pub mod osv;
