@@ -53,7 +53,7 @@ pub(crate) fn cache(global: &GlobalArgs, command: &CacheCommand) -> Result<ExitS
     Ok(ExitStatus::Success)
 }
 
-fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
     let b = bytes as f64;
     if b >= f64::from(1 << 30) {

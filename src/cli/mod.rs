@@ -8,6 +8,7 @@ mod explain;
 mod info;
 mod run;
 mod session;
+mod vulndb;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -113,6 +114,9 @@ pub enum Command {
     /// Inspect and manage the cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// The offline OSV vulnerability database the scan stage matches dependencies against.
+    #[command(subcommand)]
+    Vulndb(VulndbCommand),
     /// Check the toolchains and the Docker Engine the workspace needs.
     Doctor,
     /// Print shell completions.
@@ -203,6 +207,23 @@ pub enum CacheCommand {
     Clean,
 }
 
+/// `isect vulndb import|status`.
+#[derive(Debug, Subcommand)]
+pub enum VulndbCommand {
+    /// Import OSV records into `[scan] vulndb`: an ecosystem's `all.zip` (as
+    /// https://osv-vulnerabilities.storage.googleapis.com/<ecosystem>/all.zip serves it), a
+    /// folder in osv-scanner's offline layout, or a folder of OSV JSON files.
+    Import {
+        /// The zip or folder to import.
+        source: PathBuf,
+        /// The ecosystem of a single zip (`Go`, `PyPI`, `npm`), when its records do not say.
+        #[arg(long, value_name = "NAME")]
+        ecosystem: Option<String>,
+    },
+    /// Record counts, the newest record per ecosystem, and a warning when it is stale.
+    Status,
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (number, unit) = t
@@ -262,6 +283,7 @@ fn dispatch(cli: Cli) -> crate::error::Result<ExitStatus> {
         Command::Graph(c) => info::graph(&global, &c),
         Command::Explain(c) => explain::explain(&global, &c),
         Command::Cache(c) => cache::cache(&global, &c),
+        Command::Vulndb(c) => vulndb::vulndb(&global, &c),
         Command::Doctor => runtime()?.block_on(doctor::doctor(&global)),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

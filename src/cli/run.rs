@@ -188,8 +188,9 @@ async fn execute(
             .join(" ")
     );
     let run_started = std::time::Instant::now();
+    let plan = Arc::new(plan);
     let summary = exec::run(
-        Arc::new(plan),
+        plan.clone(),
         Arc::new(prepared),
         ctx.clone(),
         settings,
@@ -207,9 +208,13 @@ async fn execute(
     }
     save_state(&ctx, &root);
     tracing::debug!(target: "isect::timing", "state saved: {:.1} ms", run_started.elapsed().as_secs_f64() * 1e3);
+    let sarif = write_scan_reports(&plan, &root, reporter.as_ref());
     reporter.event(&Event::RunFinished(summary.clone()));
     if !args.json {
         print_stdout(&render_summary(&summary));
+        if let Some(path) = sarif {
+            print_stdout(&format!("SARIF: {}\n", path.display()));
+        }
         super::print_stderr(&render_failures(&summary, &root, super::color_stderr()));
     }
     if timed_out {
@@ -230,6 +235,36 @@ async fn execute(
         Err(Error::StepsFailed {
             failed: summary.failed.max(1),
         })
+    }
+}
+
+/// The SARIF files of the run's scan steps, ran or cached; the run-wide file's
+/// workspace-relative path when there were any.
+fn write_scan_reports(
+    plan: &crate::plan::Plan,
+    root: &std::path::Path,
+    reporter: &dyn crate::report::Reporter,
+) -> Option<std::path::PathBuf> {
+    let scans: Vec<&crate::plan::Step> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind, crate::plan::StepKind::Scan { .. }))
+        .collect();
+    if scans.is_empty() {
+        return None;
+    }
+    match exec::write_sarif(root, &scans) {
+        Ok(path) => path.map(|p| {
+            p.strip_prefix(root)
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or(p)
+        }),
+        Err(e) => {
+            reporter.event(&Event::Warning {
+                message: format!("cannot write the SARIF reports: {e}"),
+            });
+            None
+        }
     }
 }
 

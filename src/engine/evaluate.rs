@@ -30,6 +30,8 @@ pub struct StageDef {
     pub part_of: Option<String>,
     /// `needs` came from `stage(#{ needs })` (so a missing one is an error), not the lifecycle.
     pub needs_declared: bool,
+    /// Steps run at once rather than in order.
+    pub parallel: bool,
     pub steps: Vec<Arc<DeclaredStep>>,
 }
 
@@ -121,6 +123,7 @@ pub fn evaluate_service(
             .into_iter()
             .collect(),
         script: source_name.clone(),
+        scan: Arc::new(workspace.config.scan.clone()),
     };
     let mut ast = engine
         .compile(&*text)
@@ -233,12 +236,16 @@ fn collect_stage(
         needs: default_needs,
         part_of: None,
         needs_declared: false,
+        parallel: false,
         steps: Vec::new(),
     };
     let body = if let Some(spec) = value.clone().try_cast::<StageSpec>() {
-        stage.needs = spec.needs;
+        if let Some(needs) = spec.needs {
+            stage.needs = needs;
+            stage.needs_declared = true;
+        }
         stage.part_of = spec.part_of;
-        stage.needs_declared = true;
+        stage.parallel = spec.parallel;
         spec.body
     } else {
         value

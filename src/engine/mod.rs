@@ -62,5 +62,9 @@ fn native_modules() -> Vec<(&'static str, Arc<rhai::Module>)> {
             "node",
             Arc::new(exported_module!(crate::stdlib::node::module)),
         ),
+        (
+            "scan",
+            Arc::new(exported_module!(crate::stdlib::scan::module)),
+        ),
     ]
 }

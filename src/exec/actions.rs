@@ -69,7 +69,15 @@ impl<'a> Action<'a> {
         self.root.join(rel)
     }
 
-    fn emit(&mut self, text: String) {
+    pub(super) fn root(&self) -> &Path {
+        self.root
+    }
+
+    pub(super) fn step(&self) -> &Step {
+        self.step
+    }
+
+    pub(super) fn emit(&mut self, text: String) {
         // A tool may hand over several lines at once (go test's output of a failed test):
         // each becomes its own log line, so every line names its step.
         for line in text.lines() {
@@ -82,7 +90,7 @@ impl<'a> Action<'a> {
     }
 
     /// Runs a process; `transform` turns each raw line into what the log shows (or nothing).
-    async fn run(
+    pub(super) async fn run(
         &mut self,
         program: &str,
         args: Vec<String>,
@@ -131,7 +139,7 @@ impl<'a> Action<'a> {
         }
     }
 
-    fn fail(self, error: String, summary: Option<String>) -> Outcome {
+    pub(super) fn fail(self, error: String, summary: Option<String>) -> Outcome {
         Outcome {
             success: false,
             cancelled: false,
@@ -141,7 +149,7 @@ impl<'a> Action<'a> {
         }
     }
 
-    fn succeed(self, summary: Option<String>) -> Outcome {
+    pub(super) fn succeed(self, summary: Option<String>) -> Outcome {
         Outcome {
             success: true,
             cancelled: false,
@@ -358,6 +366,11 @@ impl<'a> Action<'a> {
                     .await;
                 self.finish(&end, &format!("npm run {script}"), None)
             }
+            StepKind::Scan {
+                check,
+                dirs,
+                fail_on,
+            } => self.scan(check, dirs, *fail_on).await,
         }
     }
 

@@ -6,8 +6,10 @@ mod actions;
 mod background;
 mod prepare;
 mod runner;
+pub(crate) mod scan;
 mod scheduler;
 
 pub use prepare::{Prepared, prepare, rerun_reasons, walk_roots};
 pub use runner::{ProcessEnd, ProcessSpec, run_process};
+pub use scan::write_sarif;
 pub use scheduler::{RunContext, RunSettings, deadline, run};

@@ -13,7 +13,7 @@ use crate::cache::{
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::lang;
-use crate::plan::{Plan, Step, StepKind, Toolchain};
+use crate::plan::{Plan, ScanCheck, Step, StepKind, Toolchain};
 use crate::workspace::Workspace;
 
 /// Keys and manifests of a plan's steps, by step index.
@@ -70,6 +70,7 @@ pub fn prepare(
     tree.prefetch(&all, index)
         .map_err(|e| Error::infra("cannot hash the workspace's files", e))?;
 
+    let mut databases: BTreeMap<String, String> = BTreeMap::new();
     let mut manifests: Vec<Manifest> = Vec::with_capacity(plan.steps.len());
     let mut keys: Vec<StepKey> = Vec::with_capacity(plan.steps.len());
     for (i, step) in plan.steps.iter().enumerate() {
@@ -103,18 +104,76 @@ pub fn prepare(
             impl_version: step.kind.impl_version(),
             options: options_json(step),
             inputs,
-            toolchain: step
-                .kind
-                .toolchain()
-                .and_then(|t| toolchains.get(&t).cloned()),
+            toolchain: tool_identity(
+                step,
+                root,
+                step.kind.toolchain().and_then(|t| toolchains.get(&t)),
+                &mut databases,
+            ),
             env,
             deps,
         };
         keys.push(manifest.key());
         manifests.push(manifest);
     }
-    let _ = root;
     Ok(Prepared { manifests, keys })
+}
+
+/// What outside the workspace decides a step's result: its toolchain's version and, for a
+/// scan, the identity of its rule set or vulnerability database.
+fn tool_identity(
+    step: &Step,
+    root: &Path,
+    toolchain: Option<&String>,
+    databases: &mut BTreeMap<String, String>,
+) -> Option<String> {
+    let extra = match &step.kind {
+        StepKind::Scan {
+            check: ScanCheck::Deps { vulndb, .. },
+            ..
+        } => Some(
+            databases
+                .entry(vulndb.clone())
+                .or_insert_with(|| database_identity(&crate::exec::scan::resolve(root, vulndb)))
+                .clone(),
+        ),
+        StepKind::Scan {
+            check: ScanCheck::Secrets { rules: None, .. },
+            ..
+        } => Some(format!(
+            "isect built-in secret rules {}",
+            crate::scan::secrets::builtin_rules_digest()
+        )),
+        _ => None,
+    };
+    match (toolchain, extra) {
+        (Some(t), Some(e)) => Some(format!("{t}; {e}")),
+        (t, e) => t.cloned().or(e),
+    }
+}
+
+/// The OSV database's identity: the content digest of every ecosystem's `all.zip`, so an
+/// import reruns every dependency scan and nothing else does.
+fn database_identity(dir: &Path) -> String {
+    let mut parts = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let zip = entry.path().join("all.zip");
+            if let Ok(digest) = crate::cache::hash_file(&zip) {
+                parts.push(format!(
+                    "{}={}",
+                    entry.file_name().to_string_lossy(),
+                    digest.short()
+                ));
+            }
+        }
+    }
+    parts.sort();
+    if parts.is_empty() {
+        format!("osv database {}: none", dir.display())
+    } else {
+        format!("osv database {}", parts.join(" "))
+    }
 }
 
 /// The folders a plan's steps can read from: the literal prefixes of their input globs and,
@@ -191,6 +250,10 @@ fn identify_toolchains(plan: &Plan, store: &LocalStore) -> Result<BTreeMap<Toolc
         match lang::toolchain::identify(toolchain, &memo) {
             Ok(version) => {
                 found.insert(toolchain, version);
+            }
+            Err(lang::toolchain::ToolchainError::Missing { .. }) if toolchain.optional() => {
+                // Part of the key, so installing the tool later reruns what it would check.
+                found.insert(toolchain, format!("{toolchain}: not installed"));
             }
             Err(err) => {
                 let users: Vec<String> = plan

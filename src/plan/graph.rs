@@ -14,7 +14,7 @@ use crate::workspace::{ServiceName, StepId};
 
 /// Stages of the lifecycle that a later issue implements; asking for one that a pipeline
 /// does not define says so plainly.
-const NOT_YET_IMPLEMENTED: &[&str] = &["scan", "image", "deploy"];
+const NOT_YET_IMPLEMENTED: &[&str] = &["image", "deploy"];
 
 /// A stage of a service.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -113,6 +113,7 @@ impl Plan {
             let def = &pipelines[&stage_ref.service].stages[&stage_ref.stage];
             let service = ServiceName::new(&stage_ref.service);
             let mut used_names: BTreeMap<String, usize> = BTreeMap::new();
+            let mut parallel_ends = Vec::new();
             for declared in &def.steps {
                 let count = used_names.entry(declared.name.clone()).or_insert(0);
                 *count += 1;
@@ -132,7 +133,15 @@ impl Plan {
                     out_dir: format!(".isect/out/{}", stage_ref.service),
                     declared_at: declared.declared_at.clone(),
                 });
-                plan.deps.push(std::mem::replace(&mut before, vec![index]));
+                if def.parallel {
+                    plan.deps.push(before.clone());
+                    parallel_ends.push(index);
+                } else {
+                    plan.deps.push(std::mem::replace(&mut before, vec![index]));
+                }
+            }
+            if def.parallel && !parallel_ends.is_empty() {
+                before = parallel_ends;
             }
             ends.insert(stage_ref.clone(), before);
         }

@@ -6,4 +6,6 @@ mod graph;
 mod step;
 
 pub use graph::{Plan, PlanError, StageRef};
-pub use step::{BackgroundProcess, Command, DeclaredAt, Step, StepKind, StepOptions, Toolchain};
+pub use step::{
+    BackgroundProcess, Command, DeclaredAt, ScanCheck, Step, StepKind, StepOptions, Toolchain,
+};

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scan::{Scanner, Severity};
 use crate::workspace::StepId;
 
 /// Where a step was declared: a script file, 1-based line and column.
@@ -98,6 +99,48 @@ pub enum StepKind {
     NodeInstall { dir: String },
     /// `npm run <script>`.
     NodeRun { dir: String, script: String },
+    /// One scanner over a service's folder and the libraries it ships; findings at or above
+    /// `fail_on` fail the step.
+    Scan {
+        check: ScanCheck,
+        dirs: Vec<String>,
+        fail_on: Severity,
+    },
+}
+
+/// Which scanner a scan step runs, with the settings that change its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scanner", rename_all = "snake_case")]
+pub enum ScanCheck {
+    /// Gitleaks-format rules (the built-in set when `rules` is `None`) and a baseline.
+    Secrets {
+        rules: Option<String>,
+        baseline: Option<String>,
+    },
+    /// Lockfiles against the OSV database folder `vulndb`.
+    Deps { vulndb: String, max_age_days: u32 },
+    /// The language's analyser (`go vet`, bandit) and isect's own rules.
+    Sast { language: Option<String> },
+    /// Licences against SPDX allow and deny lists.
+    Licenses {
+        allow: Vec<String>,
+        deny: Vec<String>,
+    },
+    /// Terraform misconfigurations.
+    Iac,
+}
+
+impl ScanCheck {
+    #[must_use]
+    pub fn scanner(&self) -> Scanner {
+        match self {
+            Self::Secrets { .. } => Scanner::Secrets,
+            Self::Deps { .. } => Scanner::Deps,
+            Self::Sast { .. } => Scanner::Sast,
+            Self::Licenses { .. } => Scanner::Licenses,
+            Self::Iac => Scanner::Iac,
+        }
+    }
 }
 
 impl StepKind {
@@ -113,6 +156,13 @@ impl StepKind {
             Self::PyTest { .. } => "py_test",
             Self::NodeInstall { .. } => "npm_install",
             Self::NodeRun { .. } => "npm_run",
+            Self::Scan { check, .. } => match check.scanner() {
+                Scanner::Secrets => "scan_secrets",
+                Scanner::Deps => "scan_deps",
+                Scanner::Sast => "scan_sast",
+                Scanner::Licenses => "scan_licenses",
+                Scanner::Iac => "scan_iac",
+            },
         }
     }
 
@@ -128,7 +178,8 @@ impl StepKind {
             | Self::PyCheck { .. }
             | Self::PyTest { .. }
             | Self::NodeInstall { .. }
-            | Self::NodeRun { .. } => 1,
+            | Self::NodeRun { .. }
+            | Self::Scan { .. } => 1,
         }
     }
 
@@ -140,6 +191,15 @@ impl StepKind {
             Self::GoBuild { .. } | Self::GoTest { .. } | Self::GoVet { .. } => Some(Toolchain::Go),
             Self::PyCheck { .. } | Self::PyTest { .. } => Some(Toolchain::Python),
             Self::NodeInstall { .. } | Self::NodeRun { .. } => Some(Toolchain::Node),
+            Self::Scan {
+                check: ScanCheck::Sast { language },
+                ..
+            } => match language.as_deref() {
+                Some("golang") => Some(Toolchain::Go),
+                Some("python") => Some(Toolchain::Bandit),
+                _ => None,
+            },
+            Self::Scan { .. } => None,
         }
     }
 }
@@ -151,6 +211,8 @@ pub enum Toolchain {
     Go,
     Python,
     Node,
+    /// Python's security analyser: optional, its absence is a note in the scan summary.
+    Bandit,
 }
 
 impl Toolchain {
@@ -161,6 +223,7 @@ impl Toolchain {
             Self::Go => "go",
             Self::Python => "python3",
             Self::Node => "node",
+            Self::Bandit => "bandit",
         }
     }
 
@@ -169,7 +232,7 @@ impl Toolchain {
     pub fn version_args(self) -> &'static [&'static str] {
         match self {
             Self::Go => &["version"],
-            Self::Python | Self::Node => &["--version"],
+            Self::Python | Self::Node | Self::Bandit => &["--version"],
         }
     }
 
@@ -184,7 +247,16 @@ impl Toolchain {
                 "install Python 3: `apt-get install python3` and `pip install pytest coverage`"
             }
             Self::Node => "install Node.js 20: `apt-get install nodejs npm` or https://nodejs.org",
+            Self::Bandit => "install bandit: `pip install bandit`",
         }
+    }
+}
+
+impl Toolchain {
+    /// A step still runs without an optional toolchain, and says what it missed.
+    #[must_use]
+    pub fn optional(self) -> bool {
+        self == Self::Bandit
     }
 }
 

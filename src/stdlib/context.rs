@@ -23,6 +23,8 @@ pub struct ServiceInfo {
     pub deps: Vec<String>,
     /// The file being evaluated (the pipeline script, or the template's name).
     pub script: String,
+    /// The workspace's `[scan]` settings, where scan steps start from.
+    pub scan: Arc<crate::workspace::ScanSettings>,
 }
 
 impl ServiceInfo {
@@ -76,8 +78,11 @@ pub struct StepHandle(pub Arc<DeclaredStep>);
 /// `stage(#{ needs, part_of }, body)`: a custom stage with its place in the lifecycle.
 #[derive(Debug, Clone)]
 pub struct StageSpec {
-    pub needs: Vec<String>,
+    /// `None`: the lifecycle's default needs.
+    pub needs: Option<Vec<String>>,
     pub part_of: Option<String>,
+    /// Its steps do not wait for one another (scanners); by default each waits for the last.
+    pub parallel: bool,
     pub body: Dynamic,
     pub declared_at: DeclaredAt,
 }

@@ -168,7 +168,8 @@ pub mod module {
     }
 
     /// A custom stage: `needs` are stages that run first; `part_of` runs it whenever that
-    /// stage runs (`isect test` runs a stage with `part_of: "test"`).
+    /// stage runs (`isect test` runs a stage with `part_of: "test"`); `parallel: true` lets its
+    /// steps run at once instead of one after the other.
     ///
     /// ```rhai
     /// p.lint_rules = stage(#{ needs: ["build"], part_of: "test" }, |svc| sh("python3 tools/lint.py"));
@@ -182,15 +183,17 @@ pub mod module {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct StageOpts {
-            #[serde(default)]
-            needs: Vec<String>,
+            needs: Option<Vec<String>>,
             part_of: Option<String>,
+            #[serde(default)]
+            parallel: bool,
         }
-        let parsed: StageOpts = options::typed("stage", opts, &["needs", "part_of"])
+        let parsed: StageOpts = options::typed("stage", opts, &["needs", "part_of", "parallel"])
             .map_err(|e| options::at_call(&ctx, e))?;
         Ok(StageSpec {
             needs: parsed.needs,
             part_of: parsed.part_of,
+            parallel: parsed.parallel,
             body,
             declared_at: context::call_site(&ctx),
         })

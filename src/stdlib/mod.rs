@@ -8,6 +8,7 @@ pub mod golang;
 pub mod node;
 mod options;
 pub mod python;
+pub mod scan;
 
 pub use context::{DeclaredStep, ScriptError, ServiceInfo, StageSpec, StepHandle};
 pub use options::parse_duration;
@@ -31,4 +32,10 @@ pub const FUNCTIONS: &[&str] = &[
     "node::build",
     "node::test",
     "node::run",
+    "scan::all",
+    "scan::secrets",
+    "scan::deps",
+    "scan::sast",
+    "scan::licenses",
+    "scan::iac",
 ];

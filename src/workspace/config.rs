@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::error::{Error, Result};
+use crate::scan::Severity;
 
 /// The whole `isect.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -21,6 +22,8 @@ pub struct Config {
     /// Deploy targets, in promotion order as written. Declared now; deploying comes later.
     #[serde(default)]
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    #[serde(default)]
+    pub scan: ScanSettings,
 }
 
 /// `[workspace]`: where services, libraries and pipelines live.
@@ -69,6 +72,71 @@ pub struct EnvironmentConfig {
     pub branch: Option<String>,
 }
 
+/// `[scan]`: the defaults every service's scan stage starts from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanSettings {
+    /// Findings at or above this severity fail a scan step, unless the script sets its own.
+    #[serde(default = "default_fail_on")]
+    pub fail_on: Severity,
+    /// The OSV database: a folder laid out as osv-scanner's offline mode keeps it
+    /// (`<dir>/<ecosystem>/all.zip`), relative to the root or absolute.
+    #[serde(default = "default_vulndb")]
+    pub vulndb: String,
+    /// Days after which the database's newest record makes it stale (a warning).
+    #[serde(default = "default_vulndb_max_age")]
+    pub vulndb_max_age_days: u32,
+    #[serde(default)]
+    pub secrets: SecretsSettings,
+    #[serde(default)]
+    pub licenses: LicenseSettings,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        Self {
+            fail_on: default_fail_on(),
+            vulndb: default_vulndb(),
+            vulndb_max_age_days: default_vulndb_max_age(),
+            secrets: SecretsSettings::default(),
+            licenses: LicenseSettings::default(),
+        }
+    }
+}
+
+/// `[scan.secrets]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// A gitleaks-format rule file (workspace-relative); `[extend] useDefault = true` in it
+    /// keeps the built-in rules.
+    pub rules: Option<String>,
+    /// Accepted findings by fingerprint (workspace-relative).
+    pub baseline: Option<String>,
+}
+
+/// `[scan.licenses]`: SPDX identifiers.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseSettings {
+    /// When not empty, any other licence is a finding.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Always a finding.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+fn default_fail_on() -> Severity {
+    Severity::High
+}
+fn default_vulndb() -> String {
+    ".isect/vulndb".into()
+}
+fn default_vulndb_max_age() -> u32 {
+    7
+}
+
 fn default_services() -> Vec<String> {
     vec!["services/*".into()]
 }
@@ -90,6 +158,16 @@ const KNOWN_KEYS: &[&str] = &[
     "requires_approval",
     "promote_from",
     "branch",
+    "scan",
+    "fail_on",
+    "vulndb",
+    "vulndb_max_age_days",
+    "secrets",
+    "rules",
+    "baseline",
+    "licenses",
+    "allow",
+    "deny",
 ];
 
 impl Config {

@@ -8,7 +8,10 @@ mod discover;
 mod names;
 mod projects;
 
-pub use config::{CacheSettings, Config, EnvironmentConfig, WorkspaceConfig};
+pub use config::{
+    CacheSettings, Config, EnvironmentConfig, LicenseSettings, ScanSettings, SecretsSettings,
+    WorkspaceConfig,
+};
 pub use discover::find_root;
 pub use names::{ServiceName, StepId};
 pub use projects::{Language, Project, ProjectKind, Workspace, skip_dir};

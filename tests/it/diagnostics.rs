@@ -225,11 +225,11 @@ fn build_without_a_service_outside_a_service_folder_is_an_error() {
 }
 
 #[test]
-fn scan_on_a_template_pipeline_says_the_stage_is_not_implemented() {
+fn image_on_a_template_pipeline_says_the_stage_is_not_implemented() {
     let ws = go_workspace();
-    let out = ws.run(["scan", "solo"]);
+    let out = ws.run(["image", "solo"]);
     assert_user_error(&out, "plan::stage_not_implemented");
-    out.assert_stderr_contains("`scan`")
+    out.assert_stderr_contains("`image`")
         .assert_stderr_contains("not implemented yet");
 }
 
@@ -238,7 +238,7 @@ fn unknown_stage_lists_the_stages() {
     let ws = go_workspace();
     let out = ws.run(["run", "solo", "lint"]);
     assert_user_error(&out, "plan::unknown_stage");
-    out.assert_stderr_contains("build, test");
+    out.assert_stderr_contains("build, scan, test");
 }
 
 #[test]
@@ -261,5 +261,5 @@ fn check_reports_every_broken_pipeline_at_once() {
     std::fs::remove_file(ws.path("pipelines/web.rhai")).unwrap();
     ws.run(["check"])
         .assert_success()
-        .assert_stdout_contains("3 pipelines OK (9 steps declared)");
+        .assert_stdout_contains("3 pipelines OK (24 steps declared)");
 }

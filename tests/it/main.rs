@@ -12,4 +12,5 @@ mod diagnostics;
 mod invalidation;
 mod platform;
 mod run;
+mod scan;
 mod script_api;
