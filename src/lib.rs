@@ -11,6 +11,7 @@ pub mod engine;
 pub mod env_vars;
 pub mod error;
 pub mod exec;
+pub mod image;
 pub mod lang;
 pub mod par;
 pub mod plan;

@@ -162,6 +162,7 @@ impl StepKind {
                 Scanner::Sast => "scan_sast",
                 Scanner::Licenses => "scan_licenses",
                 Scanner::Iac => "scan_iac",
+                Scanner::Image => "scan_image",
             },
         }
     }

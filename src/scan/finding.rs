@@ -84,6 +84,8 @@ pub enum Scanner {
     Sast,
     Licenses,
     Iac,
+    /// The packages inside a container image, against the OSV database.
+    Image,
 }
 
 impl Scanner {
@@ -95,6 +97,7 @@ impl Scanner {
             Self::Sast => "sast",
             Self::Licenses => "licenses",
             Self::Iac => "iac",
+            Self::Image => "image",
         }
     }
 }

@@ -164,9 +164,8 @@ fn old_and_new_allowlist_forms_and_target_rules() {
     assert!(e.contains("targetRules") && e.contains("`b`"), "{e}");
     let e = err("[allowlist]\nstopwords = ['x']\n[[allowlists]]\nstopwords = ['y']\n");
     assert!(e.contains("cannot both be used"), "{e}");
-    let e = err(
-        "[[rules]]\nid = \"a\"\nregex = 'a'\n[[rules.allowlists]]\ndescription = \"empty\"\n",
-    );
+    let e =
+        err("[[rules]]\nid = \"a\"\nregex = 'a'\n[[rules.allowlists]]\ndescription = \"empty\"\n");
     assert!(e.contains("at least one of"), "{e}");
 }
 
