@@ -141,9 +141,11 @@ fn tool_identity(
             check: ScanCheck::Secrets { rules: None, .. },
             ..
         } => Some(format!(
-            "isect built-in secret rules {}",
+            "isect {} built-in secret rules {}",
+            env!("CARGO_PKG_VERSION"),
             crate::scan::secrets::builtin_rules_digest()
         )),
+        StepKind::Scan { .. } => Some(format!("isect {}", env!("CARGO_PKG_VERSION"))),
         _ => None,
     };
     match (toolchain, extra) {

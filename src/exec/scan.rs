@@ -207,12 +207,18 @@ fn native_scan(root: &Path, check: &ScanCheck, dirs: &[String]) -> Result<ScanRe
             }
             let db = scan::osv::Database::open(&dir).map_err(|e| e.to_string())?;
             let now = std::time::SystemTime::now();
-            dirs.iter()
+            let mut reports = dirs
+                .iter()
                 .map(|d| {
                     scan::osv::scan_dir_with(root, d, &db, u64::from(*max_age_days), now)
                         .map_err(|e| e.to_string())
                 })
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>()?;
+            // A library without a lockfile of its own is normal; the service's is not.
+            for report in reports.iter_mut().skip(1) {
+                report.notes.retain(|n| !n.starts_with("no lockfile"));
+            }
+            reports
         }
         ScanCheck::Licenses { allow, deny } => {
             let policy = scan::licenses::LicensePolicy {

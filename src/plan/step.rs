@@ -179,8 +179,9 @@ impl StepKind {
             | Self::PyCheck { .. }
             | Self::PyTest { .. }
             | Self::NodeInstall { .. }
-            | Self::NodeRun { .. }
-            | Self::Scan { .. } => 1,
+            | Self::NodeRun { .. } => 1,
+            // Scanners live in isect: their rules change with it.
+            Self::Scan { .. } => 2,
         }
     }
 

@@ -326,3 +326,78 @@ fn licences_outside_the_allow_list_are_findings() {
         "an allowed licence was reported:\n{dump}"
     );
 }
+
+fn package_lock(minimist: &str, lodash: &str) -> String {
+    format!(
+        r#"{{
+  "name": "web",
+  "version": "1.0.0",
+  "lockfileVersion": 3,
+  "requires": true,
+  "packages": {{
+    "": {{ "name": "web", "version": "1.0.0" }},
+    "node_modules/lodash": {{ "version": "{lodash}", "license": "MIT" }},
+    "node_modules/minimist": {{ "version": "{minimist}", "license": "MIT" }}
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn vulnerable_dependencies_name_the_advisory_the_fix_and_the_lockfile_line() {
+    let ws = TestWorkspace::new();
+    ws.file("isect.toml", "[scan]\nvulndb = \"security/osv\"\n")
+        .file(
+            "services/web/package.json",
+            "{\"name\": \"web\", \"version\": \"1.0.0\"}\n",
+        )
+        .file(
+            "services/web/package-lock.json",
+            &package_lock("1.2.5", "4.17.20"),
+        )
+        .file("pipelines/web.rhai", "#{ scan: [scan::deps()] }\n");
+
+    // No database yet: the step says how to get one.
+    let missing = ws.run(["scan", "web"]);
+    missing.assert_failure(1);
+    missing.assert_stderr_contains("isect vulndb import");
+
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv");
+    ws.run(["vulndb", "import", fixtures.to_str().unwrap()])
+        .assert_success()
+        .assert_stdout_contains("npm");
+    ws.run(["vulndb", "status"])
+        .assert_success()
+        .assert_stdout_contains("npm")
+        .assert_stdout_contains("stale");
+
+    let vulnerable = ws.run(["scan", "web"]);
+    vulnerable.assert_failure(1);
+    let dump = vulnerable.dump();
+    // minimist 1.2.5: CVSS 9.8, fixed in 1.2.6; the line of its lockfile entry.
+    assert!(dump.contains("GHSA-xvch-5gv4-984h"), "{dump}");
+    assert!(dump.contains("CVE-2021-44906"), "{dump}");
+    assert!(dump.contains("1.2.6"), "{dump}");
+    assert!(dump.contains("services/web/package-lock.json:9"), "{dump}");
+    assert!(dump.contains("GHSA-35jh-r3h4-6jhm"), "{dump}");
+    assert!(
+        vulnerable.row("web:scan:deps").note.contains("critical"),
+        "{dump}"
+    );
+
+    ws.file(
+        "services/web/package-lock.json",
+        &package_lock("1.2.6", "4.17.21"),
+    );
+    ws.run(["scan", "web"]).assert_success();
+
+    // A database cut short is an error that says to import it again, never "no findings".
+    let zip = ws.path("security/osv/npm/all.zip");
+    let bytes = std::fs::read(&zip).unwrap();
+    std::fs::write(&zip, &bytes[..bytes.len() / 2]).unwrap();
+    let corrupt = ws.run(["scan", "web"]);
+    corrupt.assert_failure(1);
+    corrupt.assert_stderr_contains("all.zip");
+    corrupt.assert_stderr_contains("import");
+}
