@@ -16,6 +16,8 @@ impl EnvVars {
     pub const ISECT_OUT: &'static str = "ISECT_OUT";
     /// Set for every step: the service's name.
     pub const ISECT_SERVICE: &'static str = "ISECT_SERVICE";
+    /// Private key images are signed with; overrides `[image] signing_key`.
+    pub const ISECT_SIGNING_KEY: &'static str = "ISECT_SIGNING_KEY";
     /// Any value: plain logs, no progress bars.
     pub const CI: &'static str = "CI";
     /// Any value: no colours.

@@ -5,10 +5,13 @@ mod affected;
 mod cache;
 mod doctor;
 mod explain;
+mod image;
 mod info;
 mod run;
 mod session;
 mod vulndb;
+
+pub(crate) use cache::human_bytes;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -96,7 +99,7 @@ pub enum Command {
     /// Scan services (`scan`).
     Scan(StageCommand),
     /// Build container images (`image`).
-    Image(StageCommand),
+    Image(ImageCommand),
     /// Deploy services to an environment (`deploy`).
     Deploy(DeployCommand),
     /// Run one stage of one service (custom stages too), with what it needs first.
@@ -207,6 +210,44 @@ pub enum CacheCommand {
     Clean,
 }
 
+/// `isect image [SERVICE...]`, or one of its subcommands.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ImageCommand {
+    #[command(subcommand)]
+    pub action: Option<ImageAction>,
+    #[command(flatten)]
+    pub stage: StageCommand,
+}
+
+/// `isect image verify|load|keygen`.
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// Check that a pushed image is signed by `[image] verify_key` and that its provenance
+    /// names it: what a deploy checks before it uses an image.
+    Verify {
+        /// A service (its last pushed image) or an image reference (`host/repo:tag`,
+        /// `host/repo@sha256:…`).
+        image: String,
+        /// The public key (PEM), instead of `[image] verify_key`.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Load a service's image into the Docker Engine (`docker run` it afterwards).
+    Load {
+        /// Services.
+        services: Vec<String>,
+    },
+    /// Write a new signing key pair: PRIVATE (PKCS#8 PEM) and PRIVATE.pub.
+    Keygen {
+        /// Where to write the private key.
+        path: PathBuf,
+        /// `ed25519` or `ecdsa-p256`.
+        #[arg(long, default_value = "ed25519")]
+        kind: String,
+    },
+}
+
 /// `isect vulndb import|status`.
 #[derive(Debug, Subcommand)]
 pub enum VulndbCommand {
@@ -268,7 +309,10 @@ fn dispatch(cli: Cli) -> crate::error::Result<ExitStatus> {
         Command::Build(c) => run::stage(&global, "build", &c.select, &c.run),
         Command::Test(c) => run::stage(&global, "test", &c.select, &c.run),
         Command::Scan(c) => run::stage(&global, "scan", &c.select, &c.run),
-        Command::Image(c) => run::stage(&global, "image", &c.select, &c.run),
+        Command::Image(c) => match &c.action {
+            Some(action) => image::image(&global, action),
+            None => run::stage(&global, "image", &c.stage.select, &c.stage.run),
+        },
         Command::Deploy(c) => run::deploy(&global, &c),
         Command::Run(c) => {
             let select = SelectArgs {

@@ -124,6 +124,7 @@ pub fn evaluate_service(
             .collect(),
         script: source_name.clone(),
         scan: Arc::new(workspace.config.scan.clone()),
+        image: Arc::new(workspace.config.image.clone()),
     };
     let mut ast = engine
         .compile(&*text)

@@ -66,5 +66,9 @@ fn native_modules() -> Vec<(&'static str, Arc<rhai::Module>)> {
             "scan",
             Arc::new(exported_module!(crate::stdlib::scan::module)),
         ),
+        (
+            "image",
+            Arc::new(exported_module!(crate::stdlib::image::module)),
+        ),
     ]
 }

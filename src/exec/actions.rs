@@ -371,6 +371,21 @@ impl<'a> Action<'a> {
                 dirs,
                 fail_on,
             } => self.scan(check, dirs, *fail_on).await,
+            StepKind::Image {
+                source,
+                runtime,
+                out,
+                tag,
+            } => self.image(source, runtime, out, tag).await,
+            StepKind::ImagePush {
+                layout,
+                repository,
+                signing_key,
+                script,
+            } => {
+                self.push(layout, repository, signing_key.as_deref(), script)
+                    .await
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod actions;
 mod background;
+pub(crate) mod image;
 mod prepare;
 mod runner;
 pub(crate) mod scan;

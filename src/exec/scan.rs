@@ -235,6 +235,35 @@ fn native_scan(root: &Path, check: &ScanCheck, dirs: &[String]) -> Result<ScanRe
             .iter()
             .map(|d| scan::iac::scan(root, d).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?,
+        ScanCheck::Image {
+            layout,
+            vulndb,
+            max_age_days,
+        } => {
+            let db_dir = resolve(root, vulndb);
+            if !db_dir.is_dir() {
+                return Err(format!(
+                    "no vulnerability database at {vulndb} (`[scan] vulndb` in isect.toml): \
+                     import one with `isect vulndb import <all.zip or folder>`"
+                ));
+            }
+            let db = scan::osv::Database::open(&db_dir).map_err(|e| e.to_string())?;
+            let contents = crate::image::inspect::inspect_layout(&root.join(layout))
+                .map_err(|e| format!("cannot read the image in {layout}: {e}"))?;
+            let label = layout
+                .trim_end_matches("/image/oci")
+                .trim_start_matches(".isect/out/");
+            let mut report = crate::image::inspect::scan_image_with(
+                &contents,
+                &format!("image/{label}"),
+                &db,
+                u64::from(*max_age_days),
+                std::time::SystemTime::now(),
+            )
+            .map_err(|e| e.to_string())?;
+            report.notes.extend(contents.notes.iter().cloned());
+            vec![report]
+        }
         ScanCheck::Sast { .. } => unreachable!("sast runs processes"),
     };
     Ok(merge(scanner, reports))

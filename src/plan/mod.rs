@@ -7,5 +7,6 @@ mod step;
 
 pub use graph::{Plan, PlanError, StageRef};
 pub use step::{
-    BackgroundProcess, Command, DeclaredAt, ScanCheck, Step, StepKind, StepOptions, Toolchain,
+    BackgroundProcess, Command, DeclaredAt, ImageRuntime, ImageSource, ScanCheck, Step, StepKind,
+    StepOptions, Toolchain,
 };

@@ -62,6 +62,8 @@ impl fmt::Display for Command {
 /// What a step does. Each variant's fields are its normalised options, part of the cache key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// A plan holds a few hundred steps at most: boxing the larger variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum StepKind {
     /// `sh(...)`, `exec(...)` or a custom `step(...)`: commands run in order.
     Exec { commands: Vec<Command> },
@@ -106,6 +108,58 @@ pub enum StepKind {
         dirs: Vec<String>,
         fail_on: Severity,
     },
+    /// An OCI image layout in `out` (workspace-relative), tagged `tag`, with its SBOM.
+    Image {
+        source: ImageSource,
+        runtime: ImageRuntime,
+        out: String,
+        tag: String,
+    },
+    /// Push the layout in `layout` to `repository`, attach its SBOM and, with a key, sign it
+    /// with SLSA provenance. Never skipped by its key; skipped by the registry when it has
+    /// the image and its signature.
+    ImagePush {
+        layout: String,
+        repository: String,
+        signing_key: Option<String>,
+        script: String,
+    },
+}
+
+/// How a container runs an image: what `ENTRYPOINT`, `CMD`, `ENV`, `USER`, `WORKDIR`,
+/// `EXPOSE` and `LABEL` say in a Dockerfile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRuntime {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    /// `8080/tcp`.
+    pub ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What an image step makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "build", rename_all = "snake_case")]
+pub enum ImageSource {
+    /// Files (workspace-relative source → path in the image) as one layer on `base` (an
+    /// OCI layout folder another step wrote) or on scratch.
+    Files {
+        base: Option<String>,
+        files: BTreeMap<String, String>,
+    },
+    /// A Dockerfile built by the Docker Engine; the context is the step's inputs.
+    Dockerfile {
+        context: String,
+        dockerfile: String,
+        target: Option<String>,
+        build_args: BTreeMap<String, String>,
+        approved_bases: Vec<String>,
+    },
+    /// A distroless-style base: Debian packages unpacked into one layer.
+    Debian { packages: Vec<String> },
 }
 
 /// Which scanner a scan step runs, with the settings that change its result.
@@ -128,6 +182,12 @@ pub enum ScanCheck {
     },
     /// Terraform misconfigurations.
     Iac,
+    /// The packages inside the image in the OCI layout `layout`.
+    Image {
+        layout: String,
+        vulndb: String,
+        max_age_days: u32,
+    },
 }
 
 impl ScanCheck {
@@ -139,6 +199,7 @@ impl ScanCheck {
             Self::Sast { .. } => Scanner::Sast,
             Self::Licenses { .. } => Scanner::Licenses,
             Self::Iac => Scanner::Iac,
+            Self::Image { .. } => Scanner::Image,
         }
     }
 }
@@ -164,6 +225,12 @@ impl StepKind {
                 Scanner::Iac => "scan_iac",
                 Scanner::Image => "scan_image",
             },
+            Self::Image { source, .. } => match source {
+                ImageSource::Files { .. } => "image_files",
+                ImageSource::Dockerfile { .. } => "image_dockerfile",
+                ImageSource::Debian { .. } => "image_debian",
+            },
+            Self::ImagePush { .. } => "image_push",
         }
     }
 
@@ -182,6 +249,7 @@ impl StepKind {
             | Self::NodeRun { .. } => 1,
             // Scanners live in isect: their rules change with it.
             Self::Scan { .. } => 2,
+            Self::Image { .. } | Self::ImagePush { .. } => 1,
         }
     }
 
@@ -201,7 +269,7 @@ impl StepKind {
                 Some("python") => Some(Toolchain::Bandit),
                 _ => None,
             },
-            Self::Scan { .. } => None,
+            Self::Scan { .. } | Self::Image { .. } | Self::ImagePush { .. } => None,
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct ServiceInfo {
     pub script: String,
     /// The workspace's `[scan]` settings, where scan steps start from.
     pub scan: Arc<crate::workspace::ScanSettings>,
+    /// The workspace's `[image]` settings: registry, approved bases, signing key.
+    pub image: Arc<crate::workspace::ImageSettings>,
 }
 
 impl ServiceInfo {

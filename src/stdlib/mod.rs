@@ -5,6 +5,7 @@
 pub mod context;
 pub mod core;
 pub mod golang;
+pub mod image;
 pub mod node;
 mod options;
 pub mod python;
@@ -38,4 +39,9 @@ pub const FUNCTIONS: &[&str] = &[
     "scan::sast",
     "scan::licenses",
     "scan::iac",
+    "image::from_files",
+    "image::dockerfile",
+    "image::debian",
+    "image::scan",
+    "image::push",
 ];

@@ -24,6 +24,25 @@ pub struct Config {
     pub environments: BTreeMap<String, EnvironmentConfig>,
     #[serde(default)]
     pub scan: ScanSettings,
+    #[serde(default)]
+    pub image: ImageSettings,
+}
+
+/// `[image]`: where images go, what they may start from, and how they are signed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSettings {
+    /// Registry and path prefix images are pushed to: `<registry>/<service>`
+    /// (`127.0.0.1:5000/platform`, `europe-docker.pkg.dev/acme/platform`).
+    pub registry: Option<String>,
+    /// Base images a Dockerfile may start from, pinned by digest (`name@sha256:<hex>`).
+    #[serde(default)]
+    pub approved_bases: Vec<String>,
+    /// Private key (PEM: ed25519 or ECDSA P-256) images are signed with, relative to the
+    /// root or absolute; `$ISECT_SIGNING_KEY` overrides it.
+    pub signing_key: Option<String>,
+    /// Public key `isect image verify` and deploys check signatures against.
+    pub verify_key: Option<String>,
 }
 
 /// `[workspace]`: where services, libraries and pipelines live.
@@ -168,6 +187,11 @@ const KNOWN_KEYS: &[&str] = &[
     "licenses",
     "allow",
     "deny",
+    "image",
+    "registry",
+    "approved_bases",
+    "signing_key",
+    "verify_key",
 ];
 
 impl Config {

@@ -9,8 +9,8 @@ mod names;
 mod projects;
 
 pub use config::{
-    CacheSettings, Config, EnvironmentConfig, LicenseSettings, ScanSettings, SecretsSettings,
-    WorkspaceConfig,
+    CacheSettings, Config, EnvironmentConfig, ImageSettings, LicenseSettings, ScanSettings,
+    SecretsSettings, WorkspaceConfig,
 };
 pub use discover::find_root;
 pub use names::{ServiceName, StepId};

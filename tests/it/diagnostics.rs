@@ -261,5 +261,5 @@ fn check_reports_every_broken_pipeline_at_once() {
     std::fs::remove_file(ws.path("pipelines/web.rhai")).unwrap();
     ws.run(["check"])
         .assert_success()
-        .assert_stdout_contains("3 pipelines OK (24 steps declared)");
+        .assert_stdout_contains("3 pipelines OK (30 steps declared)");
 }

@@ -429,5 +429,6 @@ fn terraform_folder_and_gitignore_are_skipped() {
     .unwrap();
     let report = scan(tmp.path(), "infra").unwrap();
     assert!(report.findings.is_empty());
-    assert_eq!(report.notes.len(), 1);
+    // Nothing was scanned, and nothing else is said: most services have no Terraform.
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
 }
