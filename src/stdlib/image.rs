@@ -71,9 +71,17 @@ struct RuntimeOpts {
     user: Option<String>,
     workdir: Option<String>,
     #[serde(default)]
-    ports: Vec<String>,
+    ports: Vec<Port>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+}
+
+/// `8080` or `"8080/udp"`.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Port {
+    Number(i64),
+    Text(String),
 }
 
 impl From<RuntimeOpts> for ImageRuntime {
@@ -87,12 +95,10 @@ impl From<RuntimeOpts> for ImageRuntime {
             ports: o
                 .ports
                 .into_iter()
-                .map(|p| {
-                    if p.contains('/') {
-                        p
-                    } else {
-                        format!("{p}/tcp")
-                    }
+                .map(|p| match p {
+                    Port::Number(n) => format!("{n}/tcp"),
+                    Port::Text(t) if t.contains('/') => t,
+                    Port::Text(t) => format!("{t}/tcp"),
                 })
                 .collect(),
             labels: o.labels,

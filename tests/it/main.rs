@@ -9,6 +9,7 @@ mod common;
 mod cache;
 mod commands;
 mod diagnostics;
+mod image;
 mod invalidation;
 mod platform;
 mod run;
