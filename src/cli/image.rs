@@ -73,7 +73,10 @@ fn reference_of(session: &Session, image: &str) -> Result<registry::Reference> {
         let pushed = session
             .workspace
             .root
-            .join(format!(".isect/out/{}/image/pushed.json", project.name));
+            .join(crate::stdlib::image::pushed_record(&format!(
+                ".isect/out/{}",
+                project.name
+            )));
         let record: serde_json::Value = std::fs::read(&pushed)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())

@@ -9,7 +9,7 @@ use rhai::{AST, Dynamic, Engine, FnPtr, Map};
 
 use super::errors::{SourceLookup, to_diagnostic};
 use crate::diagnostic::Diagnostic;
-use crate::plan::DeclaredAt;
+use crate::plan::{DeclaredAt, StepKind, StepOptions};
 use crate::stdlib::context::{self, DeclaredStep, ServiceInfo, StageSpec, StepHandle};
 use crate::workspace::{Project, Workspace};
 
@@ -178,8 +178,48 @@ pub fn evaluate_service(
         {
             attribute_template_steps(&mut pipeline, &call);
         }
+        guard_deploy(&mut pipeline, &info);
         Ok(pipeline)
     })
+}
+
+/// The deploy-time check: a service whose pipeline pushes an image deploys only an image
+/// that verifies. isect puts the check first in its deploy stage, so no script can leave
+/// it out.
+fn guard_deploy(pipeline: &mut Pipeline, info: &ServiceInfo) {
+    let pushes = pipeline.stages.get("image").is_some_and(|s| {
+        s.steps
+            .iter()
+            .any(|step| matches!(step.kind, StepKind::ImagePush { .. }))
+    });
+    let Some(deploy) = pipeline.stages.get_mut("deploy") else {
+        return;
+    };
+    if !pushes {
+        return;
+    }
+    let declared_at = deploy
+        .steps
+        .first()
+        .map_or_else(DeclaredAt::default, |s| s.declared_at.clone());
+    let options = StepOptions {
+        cache: false,
+        side_effects: true,
+        ..StepOptions::default()
+    };
+    deploy.steps.insert(
+        0,
+        Arc::new(DeclaredStep {
+            serial: 0,
+            name: "verify_image".into(),
+            kind: StepKind::ImageVerify {
+                pushed: crate::stdlib::image::pushed_record(&info.out),
+                verify_key: info.image.verify_key.clone(),
+            },
+            options,
+            declared_at,
+        }),
+    );
 }
 
 /// Where the script calls a template's `pipeline(...)`: steps the template declared are

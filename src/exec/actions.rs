@@ -386,6 +386,9 @@ impl<'a> Action<'a> {
                 self.push(layout, repository, signing_key.as_deref(), script)
                     .await
             }
+            StepKind::ImageVerify { pushed, verify_key } => {
+                self.verify(pushed, verify_key.as_deref()).await
+            }
         }
     }
 

@@ -15,9 +15,9 @@ pub(crate) fn sbom_path(layout: &Path) -> PathBuf {
     layout.with_file_name("sbom.cdx.json")
 }
 
-/// What `image::push` left: the pushed reference, for `isect image verify` and deploys.
-#[must_use]
-pub(crate) fn pushed_path(layout: &Path) -> PathBuf {
+/// What `image::push` left: the pushed reference, for `isect image verify` and deploys
+/// (`<out>/image/pushed.json`, beside the layout).
+fn pushed_path(layout: &Path) -> PathBuf {
     layout.with_file_name("pushed.json")
 }
 
@@ -236,6 +236,50 @@ impl Action<'_> {
             repository,
             if signed { ", signed" } else { ", unsigned" }
         )))
+    }
+}
+
+impl Action<'_> {
+    /// The deploy-time check: the pushed image must verify, or nothing is deployed.
+    pub(super) async fn verify(self, pushed: &str, verify_key: Option<&str>) -> Outcome {
+        let root = self.root().to_path_buf();
+        let Ok(record) = std::fs::read(root.join(pushed)) else {
+            return self.fail(
+                format!(
+                    "no pushed image to deploy ({pushed} is missing): the image stage pushes it"
+                ),
+                None,
+            );
+        };
+        let reference = serde_json::from_slice::<serde_json::Value>(&record)
+            .ok()
+            .and_then(|v| v["reference"].as_str().map(str::to_string))
+            .and_then(|r| registry::Reference::parse(&r).ok());
+        let Some(reference) = reference else {
+            return self.fail(format!("{pushed} does not name an image"), None);
+        };
+        let Some(key) = verify_key else {
+            return self.fail(
+                "deploys verify images: set `[image] verify_key` in isect.toml to the signing key's public half".into(),
+                None,
+            );
+        };
+        let public = match sign::PublicKey::load(&resolve(&root, key)) {
+            Ok(k) => k,
+            Err(e) => return self.fail(e.to_string(), None),
+        };
+        let client = match registry::RegistryClient::for_reference(&reference, false) {
+            Ok(c) => c.with_credentials(registry::Credentials::discover(&reference.registry)),
+            Err(e) => return self.fail(e.to_string(), None),
+        };
+        match sign::verify_image(&client, &reference, &public).await {
+            Ok(v) => self.succeed(Some(format!(
+                "{} signed by {}",
+                reference,
+                v.key_id.get(..19).unwrap_or(&v.key_id)
+            ))),
+            Err(e) => self.fail(format!("refusing to deploy {reference}: {e}"), None),
+        }
     }
 }
 

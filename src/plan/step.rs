@@ -10,7 +10,7 @@ use crate::scan::{Scanner, Severity};
 use crate::workspace::StepId;
 
 /// Where a step was declared: a script file, 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclaredAt {
     pub file: String,
     pub line: usize,
@@ -124,6 +124,12 @@ pub enum StepKind {
         signing_key: Option<String>,
         script: String,
     },
+    /// Before a deploy: the image `image::push` recorded in `pushed` must be signed by
+    /// `verify_key` and described by provenance, or nothing is deployed.
+    ImageVerify {
+        pushed: String,
+        verify_key: Option<String>,
+    },
 }
 
 /// How a container runs an image: what `ENTRYPOINT`, `CMD`, `ENV`, `USER`, `WORKDIR`,
@@ -231,6 +237,7 @@ impl StepKind {
                 ImageSource::Debian { .. } => "image_debian",
             },
             Self::ImagePush { .. } => "image_push",
+            Self::ImageVerify { .. } => "image_verify",
         }
     }
 
@@ -249,7 +256,7 @@ impl StepKind {
             | Self::NodeRun { .. } => 1,
             // Scanners live in isect: their rules change with it.
             Self::Scan { .. } => 2,
-            Self::Image { .. } | Self::ImagePush { .. } => 1,
+            Self::Image { .. } | Self::ImagePush { .. } | Self::ImageVerify { .. } => 1,
         }
     }
 
@@ -269,7 +276,10 @@ impl StepKind {
                 Some("python") => Some(Toolchain::Bandit),
                 _ => None,
             },
-            Self::Scan { .. } | Self::Image { .. } | Self::ImagePush { .. } => None,
+            Self::Scan { .. }
+            | Self::Image { .. }
+            | Self::ImagePush { .. }
+            | Self::ImageVerify { .. } => None,
         }
     }
 }

@@ -19,6 +19,13 @@ pub fn layout_dir(out: &str) -> String {
     format!("{out}/image/oci")
 }
 
+/// Where `image::push` records what it pushed (the reference by digest), workspace-relative:
+/// what `isect image verify SERVICE` and the deploy-time check read.
+#[must_use]
+pub fn pushed_record(out: &str) -> String {
+    format!("{out}/image/pushed.json")
+}
+
 /// The runtime options every image function takes.
 const RUNTIME_KEYS: &[&str] = &[
     "entrypoint",

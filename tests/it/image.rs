@@ -35,6 +35,11 @@ func main() {
 
 /// A workspace with one Go HTTP service `web` whose image stage is `image_steps`.
 fn web_workspace(config: &str, image_steps: &str) -> TestWorkspace {
+    web_workspace_with(config, image_steps, "")
+}
+
+/// `web_workspace` with more stages (Rhai map entries).
+fn web_workspace_with(config: &str, image_steps: &str, stages: &str) -> TestWorkspace {
     let ws = TestWorkspace::new();
     ws.file("isect.toml", config)
         .file("services/web/go.mod", "module example.com/web\n\ngo 1.19\n")
@@ -42,7 +47,7 @@ fn web_workspace(config: &str, image_steps: &str) -> TestWorkspace {
         .file(
             "pipelines/web.rhai",
             &format!(
-                "import \"isect/golang\" as golang;\n#{{\n    build: [golang::build()],\n    image: stage(#{{ needs: [\"build\"] }}, [\n        image::from_files(#{{ files: #{{ \"/server\": \"//.isect/out/web/bin/web\" }}, entrypoint: [\"/server\"], env: #{{ PORT: \"8080\" }}, ports: [8080], user: \"65532:65532\" }}),\n{image_steps}    ]),\n}}\n"
+                "import \"isect/golang\" as golang;\n#{{\n    build: [golang::build()],\n    image: stage(#{{ needs: [\"build\"] }}, [\n        image::from_files(#{{ files: #{{ \"/server\": \"//.isect/out/web/bin/web\" }}, entrypoint: [\"/server\"], env: #{{ PORT: \"8080\" }}, ports: [8080], user: \"65532:65532\" }}),\n{image_steps}    ]),\n{stages}}}\n"
             ),
         );
     ws
@@ -263,10 +268,14 @@ fn pushed_images_are_signed_and_a_retagged_image_fails_verification() {
         return;
     };
     let config = format!(
-        "[image]\nregistry = \"{}/team\"\nsigning_key = \"keys/cosign.key\"\nverify_key = \"keys/cosign.key.pub\"\n",
+        "[environments.dev]\n[image]\nregistry = \"{}/team\"\nsigning_key = \"keys/cosign.key\"\nverify_key = \"keys/cosign.key.pub\"\n",
         registry.addr
     );
-    let ws = web_workspace(&config, "        image::push(),\n");
+    let ws = web_workspace_with(
+        &config,
+        "        image::push(),\n",
+        "    deploy: |svc| { sh(\"echo rolling out\"); },\n",
+    );
     std::fs::write(ws.path(".gitignore"), ".isect/\nkeys/\n").unwrap();
     std::fs::create_dir_all(ws.path("keys")).unwrap();
     ws.run(["image", "keygen", "keys/cosign.key"])
@@ -285,6 +294,11 @@ fn pushed_images_are_signed_and_a_retagged_image_fails_verification() {
         .assert_stdout_contains("signed by key");
     let by_tag = format!("{}/team/web:{commit}", registry.addr);
     ws.run(["image", "verify", &by_tag]).assert_success();
+    // A deploy checks the signature first, whatever the deploy stage says.
+    let deployed = ws.run(["deploy", "web", "--env", "dev"]);
+    deployed.assert_success();
+    assert_eq!(deployed.status("web:deploy:verify_image"), "ok");
+    assert_eq!(deployed.status("web:deploy:sh"), "ok");
 
     // Pushing the same image again uploads nothing.
     let again = ws.run(["image", "web"]);
@@ -302,7 +316,10 @@ fn pushed_images_are_signed_and_a_retagged_image_fails_verification() {
     )
     .file(
         "isect.toml",
-        &format!("[image]\nregistry = \"{}/team\"\n", registry.addr),
+        &format!(
+            "[environments.dev]\n[image]\nregistry = \"{}/team\"\nverify_key = \"keys/cosign.key.pub\"\n",
+            registry.addr
+        ),
     );
     let unsigned = ws.run(["image", "web"]);
     unsigned.assert_success();
@@ -320,6 +337,12 @@ fn pushed_images_are_signed_and_a_retagged_image_fails_verification() {
     ]);
     failed.assert_failure(1);
     failed.assert_stderr_contains("image::verify_failed");
+    // ...and nothing unsigned is deployed.
+    let refused = ws.run(["deploy", "web", "--env", "dev"]);
+    refused.assert_failure(1);
+    assert_eq!(refused.status("web:deploy:verify_image"), "failed");
+    refused.assert_stderr_contains("refusing to deploy");
+    assert_ne!(refused.status("web:deploy:sh"), "ok");
 
     // A stopped registry: the push fails and says which registry and where it is set.
     drop(registry);
