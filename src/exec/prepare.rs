@@ -129,7 +129,7 @@ fn tool_identity(
 ) -> Option<String> {
     let extra = match &step.kind {
         StepKind::Scan {
-            check: ScanCheck::Deps { vulndb, .. },
+            check: ScanCheck::Deps { vulndb, .. } | ScanCheck::Image { vulndb, .. },
             ..
         } => Some(
             databases

@@ -253,7 +253,7 @@ fn native_scan(root: &Path, check: &ScanCheck, dirs: &[String]) -> Result<ScanRe
             let label = layout
                 .trim_end_matches("/image/oci")
                 .trim_start_matches(".isect/out/");
-            let mut report = crate::image::inspect::scan_image_with(
+            let report = crate::image::inspect::scan_image_with(
                 &contents,
                 &format!("image/{label}"),
                 &db,
@@ -261,7 +261,6 @@ fn native_scan(root: &Path, check: &ScanCheck, dirs: &[String]) -> Result<ScanRe
                 std::time::SystemTime::now(),
             )
             .map_err(|e| e.to_string())?;
-            report.notes.extend(contents.notes.iter().cloned());
             vec![report]
         }
         ScanCheck::Sast { .. } => unreachable!("sast runs processes"),

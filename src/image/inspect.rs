@@ -100,7 +100,7 @@ impl PackageEcosystem {
             Self::Go => Some(Ecosystem::Go),
             Self::PyPI => Some(Ecosystem::PyPI),
             Self::Npm => Some(Ecosystem::Npm),
-            Self::Debian => None,
+            Self::Debian => Some(Ecosystem::Debian),
         }
     }
 }

@@ -7,7 +7,7 @@ use rhai::Map;
 use rhai::plugin::*;
 
 use crate::plan::{ScanCheck, StepKind, StepOptions};
-use crate::scan::{Scanner, Severity};
+use crate::scan::Severity;
 use crate::stdlib::context::{self, ServiceInfo, StepHandle};
 use crate::stdlib::options;
 
@@ -306,14 +306,5 @@ pub mod module {
     #[rhai_fn(return_raw)]
     pub fn all(ctx: NativeCallContext) -> Result<StageSpec, Box<EvalAltResult>> {
         all_with(ctx, Map::new())
-    }
-}
-
-/// The scanner whose step kind this is, when it is a scan.
-#[must_use]
-pub fn scanner_of(kind: &StepKind) -> Option<Scanner> {
-    match kind {
-        StepKind::Scan { check, .. } => Some(check.scanner()),
-        _ => None,
     }
 }

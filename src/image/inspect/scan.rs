@@ -1,16 +1,21 @@
 //! The image scan: an image's packages matched against the offline OSV database with
 //! the dependency scan's matching (`scan::osv::matching`), one finding per (package,
 //! file, advisory), located at the file inside the image as a relative URI.
+//!
+//! Debian packages are matched as osv-scanner matches them: by source package (OSV's
+//! Debian records name source packages), with the installed binary version, against
+//! the affected entries of the image's release (`Debian:<VERSION_ID>` from
+//! os-release). An image whose release is unknown has its dpkg packages listed only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::{ImageContents, ImagePackage, PackageEcosystem};
+use super::{ImageContents, ImagePackage, OsInfo, PackageEcosystem};
 use crate::scan::finding::fingerprint;
 use crate::scan::osv::cvss::rate;
-use crate::scan::osv::matching::record_affects;
+use crate::scan::osv::matching::record_affects_in;
 use crate::scan::osv::vulndb::{STALE_AFTER_DAYS, is_stale, stale_warning};
 use crate::scan::osv::{Database, DepsError, Ecosystem, Record, Version};
 use crate::scan::{Finding, Location, Rule, ScanReport, Scanner, Severity};
@@ -42,10 +47,23 @@ pub fn scan_image_with(
     let mut rules: BTreeMap<String, Rule> = BTreeMap::new();
     let mut seen: BTreeSet<Ecosystem> = BTreeSet::new();
     let mut unmatched: BTreeMap<PackageEcosystem, usize> = BTreeMap::new();
+    let debian_release = debian_release(contents.os.as_ref());
     for pkg in &contents.packages {
-        let Some(eco) = pkg.ecosystem.osv() else {
-            *unmatched.entry(pkg.ecosystem).or_default() += 1;
-            continue;
+        let (eco, release, name) = match (pkg.ecosystem, pkg.ecosystem.osv()) {
+            (PackageEcosystem::Debian, _) => {
+                let Some(release) = debian_release else {
+                    *unmatched.entry(pkg.ecosystem).or_default() += 1;
+                    continue;
+                };
+                // OSV's Debian records are by source package
+                let name = pkg.source.as_deref().unwrap_or(&pkg.name);
+                (Ecosystem::Debian, Some(release), name)
+            }
+            (_, Some(eco)) => (eco, None, pkg.name.as_str()),
+            (_, None) => {
+                *unmatched.entry(pkg.ecosystem).or_default() += 1;
+                continue;
+            }
         };
         let Some(index) = db.index(eco)? else {
             if seen.insert(eco) {
@@ -63,10 +81,10 @@ pub fn scan_image_with(
                 db.dir(),
             ));
         }
-        let name = eco.normalize_name(&pkg.name);
+        let name = eco.normalize_name(name);
         let version = Version::parse(eco, &pkg.version);
         for record in index.lookup(&name)? {
-            let Some(hit) = record_affects(&record, eco, &name, &version) else {
+            let Some(hit) = record_affects_in(&record, eco, release, &name, &version) else {
                 continue;
             };
             let f = finding(image, pkg, eco, &record, hit.fixed.as_deref());
@@ -77,12 +95,35 @@ pub fn scan_image_with(
         }
     }
     for (eco, n) in unmatched {
-        report.notes.push(format!(
-            "{n} {eco} package(s) listed but not matched: the OSV scan has no {eco} ecosystem yet"
-        ));
+        report.notes.push(if eco == PackageEcosystem::Debian {
+            format!(
+                "{n} Debian package(s) listed but not matched: {}",
+                match contents.os.as_ref() {
+                    Some(os) if os.id != "debian" => format!(
+                        "the image's OS is `{}`, and the OSV scan matches dpkg packages only for Debian",
+                        os.id
+                    ),
+                    _ => "the image's Debian release is unknown (no os-release, or no VERSION_ID in it)"
+                        .to_string(),
+                }
+            )
+        } else {
+            format!(
+                "{n} {eco} package(s) listed but not matched: the OSV scan has no {eco} ecosystem yet"
+            )
+        });
     }
     report.rules = rules.into_values().collect();
     Ok(report)
+}
+
+/// The Debian release OSV names the image's packages under (`12` for `Debian:12`): the
+/// os-release `VERSION_ID` of a Debian image. Testing and unstable have none.
+fn debian_release(os: Option<&OsInfo>) -> Option<&str> {
+    os.filter(|o| o.id == "debian")
+        .and_then(|o| o.version_id.as_deref())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// A relative URI for a file in the image: each segment percent-encoded where it has
@@ -119,16 +160,23 @@ fn finding(
             f.to_string()
         }
     });
-    let cves: Vec<&str> = record
-        .aliases
-        .iter()
-        .filter(|a| a.starts_with("CVE-"))
-        .map(String::as_str)
-        .collect();
-    let mut message = format!(
-        "{} {} ({eco}, in /{}) is affected by {}",
-        pkg.name, pkg.version, pkg.path_in_image, record.id
-    );
+    // Debian's DSA/DLA records name their CVEs in `upstream`
+    let mut cves: Vec<&str> = Vec::new();
+    for id in record.aliases.iter().chain(&record.upstream) {
+        if id.starts_with("CVE-") && !cves.contains(&id.as_str()) {
+            cves.push(id);
+        }
+    }
+    let mut message = match (&pkg.source, eco) {
+        (Some(source), Ecosystem::Debian) => format!(
+            "{} {} (Debian source package {source}, in /{}) is affected by {}",
+            pkg.name, pkg.version, pkg.path_in_image, record.id
+        ),
+        _ => format!(
+            "{} {} ({eco}, in /{}) is affected by {}",
+            pkg.name, pkg.version, pkg.path_in_image, record.id
+        ),
+    };
     if !cves.is_empty() {
         message.push_str(&format!(" ({})", cves.join(", ")));
     }
@@ -143,6 +191,12 @@ fn finding(
     properties.insert("purl".to_string(), json!(pkg.purl));
     properties.insert("path_in_image".to_string(), json!(pkg.path_in_image));
     properties.insert("aliases".to_string(), json!(record.aliases));
+    if let Some(source) = pkg.source.as_ref().filter(|_| eco == Ecosystem::Debian) {
+        properties.insert("source_package".to_string(), json!(source));
+    }
+    if !record.upstream.is_empty() {
+        properties.insert("upstream".to_string(), json!(record.upstream));
+    }
     properties.insert("fixed".to_string(), fixed.map_or(Value::Null, Value::from));
     if let (Some(score), Some(vector)) = (rated.score, &rated.vector) {
         properties.insert("cvss_score".to_string(), json!(score));

@@ -313,11 +313,14 @@ fn image_scan_matches_packages_against_osv() {
         .unwrap();
     assert_eq!(stdlib.properties["fixed"], "1.19.1");
     assert_eq!(r.rules.len(), 4);
+    // the Debian packages are matched now: libc6 2.36-9+deb12u4 (source glibc) is past
+    // DSA-5514-1's bookworm fix, zlib1g is only in DSA-5218-1's bullseye entry
     assert!(
-        r.notes.iter().any(|n| n.starts_with("3 Debian package(s)")),
+        !r.notes.iter().any(|n| n.contains("Debian package(s)")),
         "{:?}",
         r.notes
     );
+    assert!(!ids.iter().any(|id| id.starts_with("DSA-")), "{ids:?}");
 
     // SARIF: whole-file findings carry no region, and the URI is the relative path
     let origin = crate::scan::sarif::Origin {
@@ -333,6 +336,105 @@ fn image_scan_matches_packages_against_osv() {
             .as_str()
             .unwrap()
             .starts_with("image/api/")
+    );
+}
+
+/// A distroless-style Debian 12 image: one `status.d` file per package, no `Status`.
+fn debian_layout(dir: &Path, os_release: &[u8]) {
+    let libc6 = b"Package: libc6\nVersion: 2.36-9+deb12u1\nArchitecture: amd64\n\
+                  Source: glibc\nDescription: GNU C Library: Shared libraries\n";
+    let libssl3 = b"Package: libssl3\nVersion: 3.0.11-1~deb12u1\nArchitecture: amd64\n\
+                    Source: openssl (3.0.11-1~deb12u1)\nDescription: SSL shared libraries\n";
+    let zlib1g = b"Package: zlib1g\nVersion: 1:1.2.11.dfsg-2+deb11u1\nArchitecture: amd64\n\
+                   Source: zlib\nDescription: compression library - runtime\n";
+    let base = b"Package: base-files\nVersion: 12.4+deb12u1\nArchitecture: amd64\n";
+    let layer = tar(&[
+        ("etc/os-release", os_release, 0o644),
+        ("var/lib/dpkg/status.d/libc6", libc6, 0o644),
+        ("var/lib/dpkg/status.d/libssl3", libssl3, 0o644),
+        ("var/lib/dpkg/status.d/zlib1g", zlib1g, 0o644),
+        ("var/lib/dpkg/status.d/base-files", base, 0o644),
+    ]);
+    write_layout(dir, &[gzip(&layer)]);
+}
+
+#[test]
+fn image_scan_matches_debian_packages_by_source_and_release() {
+    let dir = tempfile::tempdir().unwrap();
+    debian_layout(dir.path(), &fixture("os-release"));
+    let c = inspect_layout(dir.path()).unwrap();
+    let (_db_dir, db) = fixture_db();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let r = scan_image_with(&c, "image/base", &db, 100_000, now).unwrap();
+    let mut got: Vec<(&str, &str, &str)> = r
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule_id.as_str(),
+                f.properties["package"].as_str().unwrap(),
+                f.properties["fixed"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    // zlib1g's version is below DSA-5218-1's fix, but that fix is for Debian 11
+    assert_eq!(
+        got,
+        [
+            ("DSA-5514-1", "libc6", "2.36-9+deb12u3"),
+            ("DSA-5532-1", "libssl3", "3.0.11-1~deb12u2"),
+        ]
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "DSA-5514-1")
+        .unwrap();
+    assert_eq!(f.location.path, "image/base/var/lib/dpkg/status.d/libc6");
+    assert_eq!(f.properties["ecosystem"], "Debian");
+    assert_eq!(f.properties["source_package"], "glibc");
+    assert_eq!(f.severity, Severity::Medium); // a DSA carries no CVSS vector
+    assert!(
+        f.message.starts_with(
+            "libc6 2.36-9+deb12u1 (Debian source package glibc, in /var/lib/dpkg/status.d/libc6) \
+             is affected by DSA-5514-1 (CVE-2023-4527, CVE-2023-4806, CVE-2023-4911)"
+        ),
+        "{}",
+        f.message
+    );
+    assert!(
+        !r.notes.iter().any(|n| n.contains("Debian package(s)")),
+        "{:?}",
+        r.notes
+    );
+    assert!(r.rules.iter().any(|rule| rule.id == "DSA-5532-1"));
+
+    // the same packages on Debian 11: only bullseye's entries apply
+    let dir = tempfile::tempdir().unwrap();
+    debian_layout(dir.path(), b"ID=debian\nVERSION_ID=\"11\"\n");
+    let c = inspect_layout(dir.path()).unwrap();
+    let r = scan_image_with(&c, "image/base", &db, 100_000, now).unwrap();
+    let mut ids: Vec<&str> = r.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["DSA-5218-1"]);
+
+    // an unknown release (testing has no VERSION_ID) is listed, not guessed
+    let dir = tempfile::tempdir().unwrap();
+    debian_layout(
+        dir.path(),
+        b"ID=debian\nPRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\n",
+    );
+    let c = inspect_layout(dir.path()).unwrap();
+    let r = scan_image_with(&c, "image/base", &db, 100_000, now).unwrap();
+    assert!(r.findings.is_empty());
+    assert!(
+        r.notes.iter().any(
+            |n| n.starts_with("4 Debian package(s) listed but not matched")
+                && n.contains("release is unknown")
+        ),
+        "{:?}",
+        r.notes
     );
 }
 

@@ -1,7 +1,9 @@
 //! The OSV schema's affected-version evaluation: `versions[]` enumerated, then each
 //! `SEMVER`/`ECOSYSTEM` range's events sorted by version and walked (`introduced` opens,
 //! `fixed` closes, `last_affected` closes after itself, `limit` caps the range); `GIT`
-//! ranges and withdrawn records never match.
+//! ranges and withdrawn records never match. Release-qualified ecosystems (`Debian:12`)
+//! are compared as osv-scanner compares them: the releases must agree when both the
+//! entry and the query name one.
 
 use super::Ecosystem;
 use super::record::{Affected, Range, Record};
@@ -14,11 +16,26 @@ pub struct Hit {
     pub fixed: Option<String>,
 }
 
-/// Whether `record` affects `name` (already normalised for `eco`) at `version`.
+/// Whether `record` affects `name` (already normalised for `eco`) at `version`, in
+/// any release.
 #[must_use]
 pub fn record_affects(
     record: &Record,
     eco: Ecosystem,
+    name: &str,
+    version: &Version,
+) -> Option<Hit> {
+    record_affects_in(record, eco, None, name, version)
+}
+
+/// `record_affects` for one release of a release-qualified ecosystem (`Some("12")` for
+/// Debian 12): an entry for another release (`Debian:11`) is skipped, while an entry
+/// without a release applies to all of them.
+#[must_use]
+pub fn record_affects_in(
+    record: &Record,
+    eco: Ecosystem,
+    release: Option<&str>,
     name: &str,
     version: &Version,
 ) -> Option<Hit> {
@@ -31,6 +48,11 @@ pub fn record_affects(
             continue;
         };
         if Ecosystem::from_osv(&pkg.ecosystem) != Some(eco) || eco.normalize_name(&pkg.name) != name
+        {
+            continue;
+        }
+        if let (Some(want), Some(entry)) = (release, Ecosystem::release(&pkg.ecosystem))
+            && want != entry
         {
             continue;
         }
@@ -236,5 +258,56 @@ mod tests {
         assert!(record_affects(&record, go, "example.com/other", &v).is_none());
         record.withdrawn = Some("2024-01-01T00:00:00Z".into());
         assert!(record_affects(&record, go, "example.com/m", &v).is_none());
+    }
+
+    #[test]
+    fn debian_entries_match_only_their_release() {
+        // DSA-5514-1's shape: one source package, a fix per release
+        let deb = Ecosystem::Debian;
+        let entry = |eco: &str, fixed: &str| Affected {
+            package: Some(super::super::record::PackageRef {
+                ecosystem: eco.into(),
+                name: "glibc".into(),
+            }),
+            ranges: vec![range("ECOSYSTEM", &[("introduced", "0"), ("fixed", fixed)])],
+            ..Affected::default()
+        };
+        let record = Record {
+            affected: vec![
+                entry("Debian:11", "2.31-13+deb11u7"),
+                entry("Debian:12", "2.36-9+deb12u3"),
+            ],
+            ..Record::default()
+        };
+        let at = |release: Option<&str>, v: &str| {
+            record_affects_in(&record, deb, release, "glibc", &Version::parse(deb, v))
+                .map(|h| h.fixed)
+        };
+        assert_eq!(
+            at(Some("12"), "2.36-9+deb12u1"),
+            Some(Some("2.36-9+deb12u3".into()))
+        );
+        assert_eq!(at(Some("12"), "2.36-9+deb12u3"), None);
+        assert_eq!(at(Some("12"), "2.36-9+deb12u14"), None);
+        // below bullseye's fix, but a bookworm package is judged by bookworm's entry
+        assert_eq!(
+            at(Some("12"), "2.31-13+deb11u5"),
+            Some(Some("2.36-9+deb12u3".into()))
+        );
+        assert_eq!(
+            at(Some("11"), "2.31-13+deb11u5"),
+            Some(Some("2.31-13+deb11u7".into()))
+        );
+        assert_eq!(at(Some("11"), "2.31-13+deb11u7"), None);
+        assert_eq!(at(Some("13"), "2.36-9"), None);
+        // the binary package's name is not the source package's
+        let v = Version::parse(deb, "2.36-9");
+        assert!(record_affects_in(&record, deb, Some("12"), "libc6", &v).is_none());
+        // an entry without a release applies to every release
+        let any = Record {
+            affected: vec![entry("Debian", "2.36-9+deb12u3")],
+            ..Record::default()
+        };
+        assert!(record_affects_in(&any, deb, Some("12"), "glibc", &v).is_some());
     }
 }

@@ -7,7 +7,7 @@
 //! both tools.
 //!
 //! - `record`: the serde model of an OSV record.
-//! - `version`: semver (npm), Go semver and PEP 440 orderings.
+//! - `version`: semver (npm), Go semver, PEP 440 and dpkg orderings.
 //! - `matching`: the OSV schema's affected-range evaluation.
 //! - `cvss`: CVSS 3.x base scores and a record's severity.
 //! - `db`: bounded zip reading and the in-memory name index.
@@ -37,18 +37,21 @@ pub use scan::{scan_dir, scan_dir_with};
 pub use version::Version;
 pub use vulndb::{DbStatus, EcosystemStatus, ImportSummary, import, status};
 
-/// The ecosystems isect reads lockfiles for, named as OSV and the database folders
-/// name them.
+/// The ecosystems isect matches (lockfiles, and an image's Debian packages), named as
+/// OSV and the database folders name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Ecosystem {
     Go,
     PyPI,
     Npm,
+    /// Debian source packages; OSV qualifies each affected entry with its release
+    /// (`Debian:12`), while the database folder is plain `Debian`.
+    Debian,
 }
 
 impl Ecosystem {
     /// Every supported ecosystem.
-    pub const ALL: [Ecosystem; 3] = [Self::Go, Self::PyPI, Self::Npm];
+    pub const ALL: [Ecosystem; 4] = [Self::Go, Self::PyPI, Self::Npm, Self::Debian];
 
     /// The OSV ecosystem name, which is also the database folder name.
     #[must_use]
@@ -57,22 +60,37 @@ impl Ecosystem {
             Self::Go => "Go",
             Self::PyPI => "PyPI",
             Self::Npm => "npm",
+            Self::Debian => "Debian",
         }
     }
 
-    /// From an OSV `affected[].package.ecosystem` (exact, as the schema spells it).
+    /// From an OSV `affected[].package.ecosystem` (exact, as the schema spells it);
+    /// Debian's release suffix (`Debian:12`) is accepted and dropped (see `release`).
     #[must_use]
     pub fn from_osv(s: &str) -> Option<Self> {
-        match s {
-            "Go" => Some(Self::Go),
-            "PyPI" => Some(Self::PyPI),
-            "npm" => Some(Self::Npm),
-            _ => None,
+        match s.split_once(':') {
+            Some(("Debian", _)) => Some(Self::Debian),
+            Some(_) => None,
+            None => match s {
+                "Go" => Some(Self::Go),
+                "PyPI" => Some(Self::PyPI),
+                "npm" => Some(Self::Npm),
+                "Debian" => Some(Self::Debian),
+                _ => None,
+            },
         }
+    }
+
+    /// The release suffix of an OSV ecosystem string (`Debian:12` → `12`), if any.
+    #[must_use]
+    pub fn release(osv: &str) -> Option<&str> {
+        osv.split_once(':')
+            .map(|(_, r)| r)
+            .filter(|r| !r.is_empty())
     }
 
     /// The name under which packages compare: PEP 503 for PyPI (lower case, runs of
-    /// `-_.` as one `-`); Go module paths and npm names as written.
+    /// `-_.` as one `-`); Go module paths, npm and Debian names as written.
     #[must_use]
     pub fn normalize_name(self, name: &str) -> Cow<'_, str> {
         if self != Self::PyPI {
@@ -195,5 +213,11 @@ mod name_tests {
         assert_eq!(Ecosystem::Npm.normalize_name("@Babel/core"), "@Babel/core");
         assert_eq!(Ecosystem::from_osv("pypi"), None);
         assert_eq!(Ecosystem::from_osv("npm"), Some(Ecosystem::Npm));
+        assert_eq!(Ecosystem::from_osv("Debian:12"), Some(Ecosystem::Debian));
+        assert_eq!(Ecosystem::from_osv("Debian"), Some(Ecosystem::Debian));
+        assert_eq!(Ecosystem::from_osv("Ubuntu:22.04:LTS"), None);
+        assert_eq!(Ecosystem::from_osv("npm:1"), None);
+        assert_eq!(Ecosystem::release("Debian:12"), Some("12"));
+        assert_eq!(Ecosystem::release("Debian"), None);
     }
 }

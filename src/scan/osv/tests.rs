@@ -159,6 +159,72 @@ fn real_records_match_at_their_boundaries() {
     assert!(hits(&db, npm, "minimist", "1.2.6").is_empty());
 }
 
+/// Debian advisories affecting source package `name` at `version` in `release`.
+fn debian_hits(
+    db: &Database,
+    release: &str,
+    name: &str,
+    version: &str,
+) -> Vec<(String, Option<String>)> {
+    let eco = Ecosystem::Debian;
+    let index = db.index(eco).unwrap().unwrap();
+    let v = Version::parse(eco, version);
+    let mut out: Vec<_> = index
+        .lookup(name)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| {
+            super::matching::record_affects_in(&r, eco, Some(release), name, &v)
+                .map(|h| (r.id.clone(), h.fixed))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn debian_records_match_by_source_package_and_release() {
+    let (_d, db) = fixture_db();
+    // DSA-5514-1: glibc, fixed per release
+    assert_eq!(
+        debian_hits(&db, "12", "glibc", "2.36-9+deb12u1"),
+        vec![("DSA-5514-1".into(), Some("2.36-9+deb12u3".into()))]
+    );
+    assert!(debian_hits(&db, "12", "glibc", "2.36-9+deb12u3").is_empty());
+    assert!(debian_hits(&db, "12", "glibc", "2.36-9+deb12u14").is_empty());
+    assert_eq!(
+        debian_hits(&db, "11", "glibc", "2.31-13+deb11u6"),
+        vec![("DSA-5514-1".into(), Some("2.31-13+deb11u7".into()))]
+    );
+    // records are indexed by source package: the binary package is not in them
+    assert!(debian_hits(&db, "12", "libc6", "2.36-9+deb12u1").is_empty());
+    // DSA-5532-1: openssl, a fix with `~` below the plain revision
+    assert_eq!(
+        ids(&debian_hits(&db, "12", "openssl", "3.0.11-1~deb12u1")),
+        ["DSA-5532-1"]
+    );
+    assert!(debian_hits(&db, "12", "openssl", "3.0.11-1~deb12u2").is_empty());
+    assert!(debian_hits(&db, "12", "openssl", "3.0.22-1~deb12u2").is_empty());
+    // DSA-5218-1 has only a Debian 11 entry: a bookworm zlib below its fix is not
+    // matched, a bullseye one is (and the epoch counts)
+    assert!(debian_hits(&db, "12", "zlib", "1:1.2.11.dfsg-2+deb11u1").is_empty());
+    assert_eq!(
+        debian_hits(&db, "11", "zlib", "1:1.2.11.dfsg-2+deb11u1"),
+        vec![("DSA-5218-1".into(), Some("1:1.2.11.dfsg-2+deb11u2".into()))]
+    );
+    assert!(debian_hits(&db, "11", "zlib", "1:1.2.11.dfsg-2+deb11u2").is_empty());
+    assert!(debian_hits(&db, "11", "zlib", "1:1.2.13.dfsg-1").is_empty());
+    assert_eq!(
+        ids(&debian_hits(&db, "11", "zlib", "1.2.13.dfsg-1")),
+        ["DSA-5218-1"],
+        "without its epoch, 1.2.13 is below 1:1.2.11"
+    );
+    // DSA records name their CVEs in `upstream`
+    let index = db.index(Ecosystem::Debian).unwrap().unwrap();
+    let glibc = index.lookup("glibc").unwrap();
+    assert!(glibc[0].upstream.iter().any(|u| u == "CVE-2023-4911"));
+}
+
 fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buf);
@@ -255,26 +321,48 @@ fn import_and_status_round_trip() {
     assert_eq!(
         got,
         vec![
+            ("Debian", 3, 0, Some("2023-10-26T00:00:00Z"), true),
             ("Go", 4, 0, Some("2023-08-09T15:00:00Z"), true),
             ("PyPI", 4, 0, Some("2024-01-23T19:00:00Z"), false),
             ("npm", 3, 1, Some("2024-02-01T00:00:00Z"), false),
         ]
     );
     assert!(st.ecosystems.iter().all(|e| e.zip_bytes > 0));
-    assert_eq!(st.warnings.len(), 1);
+    assert_eq!(st.warnings.len(), 2);
     assert!(
-        st.warnings[0].contains("Go database") && st.warnings[0].contains("stale"),
+        st.warnings[0].contains("Debian database") && st.warnings[1].contains("Go database"),
         "{:?}",
         st.warnings
     );
+    // Debian's records are release-qualified (`Debian:11`, `Debian:12`) but share one
+    // folder, as in osv-scanner's offline layout
+    assert!(dir.path().join("Debian/all.zip").is_file());
+    assert!(!dir.path().join("Debian:12").exists() && !dir.path().join("Debian:11").exists());
 
     // an osv-scanner layout folder, and one ecosystem's all.zip with the ecosystem inferred
     let copy = tempfile::tempdir().unwrap();
     let s = import(dir.path(), copy.path(), None).unwrap();
     assert_eq!(
         s.ecosystems,
-        vec![("Go".into(), 4), ("PyPI".into(), 4), ("npm".into(), 3)]
+        vec![
+            ("Debian".into(), 3),
+            ("Go".into(), 4),
+            ("PyPI".into(), 4),
+            ("npm".into(), 3)
+        ]
     );
+    // one release's zip, named by its release-qualified ecosystem
+    let debian = tempfile::tempdir().unwrap();
+    let s = import(
+        &dir.path().join("Debian/all.zip"),
+        debian.path(),
+        Some("Debian:12"),
+    )
+    .unwrap();
+    assert_eq!(s.ecosystems, vec![("Debian".into(), 3)]);
+    let st = status(debian.path(), newest_day, 7).unwrap();
+    assert_eq!(st.ecosystems[0].ecosystem, "Debian");
+    assert_eq!(st.ecosystems[0].records, 3);
     let single = tempfile::tempdir().unwrap();
     let s = import(&dir.path().join("PyPI/all.zip"), single.path(), None).unwrap();
     assert_eq!(s.ecosystems, vec![("PyPI".into(), 4)]);

@@ -1,6 +1,7 @@
 //! Each ecosystem's version ordering: semver 2.0 precedence for npm, Go's semver
 //! (leading `v`, pseudo-versions as prereleases, `+incompatible` as build metadata,
-//! `go1.21rc2` toolchain names) and PEP 440 for PyPI (through `pep440_rs`).
+//! `go1.21rc2` toolchain names), PEP 440 for PyPI (through `pep440_rs`) and dpkg's
+//! ordering for Debian (Debian Policy §5.6.12).
 
 use std::cmp::Ordering;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ pub struct Version {
 enum Kind {
     Sem(SemVer),
     Pep(Box<pep440_rs::Version>),
+    Deb(DebVersion),
     Raw,
 }
 
@@ -32,6 +34,7 @@ impl Version {
             Ecosystem::Go | Ecosystem::Npm => SemVer::parse(text).map_or(Kind::Raw, Kind::Sem),
             Ecosystem::PyPI => pep440_rs::Version::from_str(text.trim())
                 .map_or(Kind::Raw, |v| Kind::Pep(Box::new(v))),
+            Ecosystem::Debian => DebVersion::parse(text).map_or(Kind::Raw, Kind::Deb),
         };
         Self {
             text: text.to_string(),
@@ -57,6 +60,7 @@ impl Ord for Version {
         match (&self.kind, &other.kind) {
             (Kind::Sem(a), Kind::Sem(b)) => a.cmp(b),
             (Kind::Pep(a), Kind::Pep(b)) => a.cmp(b),
+            (Kind::Deb(a), Kind::Deb(b)) => a.cmp(b),
             _ => self.text.cmp(&other.text),
         }
     }
@@ -199,6 +203,118 @@ impl PartialOrd for SemVer {
     }
 }
 
+/// A Debian package version, `[epoch:]upstream_version[-debian_revision]`, ordered as
+/// dpkg orders it (Debian Policy §5.6.12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebVersion {
+    /// Digits without leading zeros, compared by length then text (no overflow).
+    epoch: String,
+    upstream: String,
+    /// Empty when the version has no `-`, which dpkg orders as `0`.
+    revision: String,
+}
+
+impl DebVersion {
+    /// Parse as dpkg does: the epoch is everything before the first `:` (digits only),
+    /// the revision everything after the last `-`. `None` for an empty part, a
+    /// non-numeric epoch or a character dpkg does not allow in versions.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let s = text.trim();
+        let (epoch, rest) = match s.split_once(':') {
+            Some((e, rest)) => {
+                if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                (e.trim_start_matches('0'), rest)
+            }
+            None => ("", s),
+        };
+        let (upstream, revision) = match rest.rsplit_once('-') {
+            Some((u, r)) => (u, r),
+            None => (rest, ""),
+        };
+        if upstream.is_empty() || (rest.contains('-') && revision.is_empty()) {
+            return None;
+        }
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"+.~-:".contains(&b);
+        if !upstream.bytes().all(allowed) || !revision.bytes().all(allowed) {
+            return None;
+        }
+        Some(Self {
+            epoch: if epoch.is_empty() { "0" } else { epoch }.to_string(),
+            upstream: upstream.to_string(),
+            revision: revision.to_string(),
+        })
+    }
+}
+
+impl Ord for DebVersion {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.epoch
+            .len()
+            .cmp(&other.epoch.len())
+            .then_with(|| self.epoch.cmp(&other.epoch))
+            .then_with(|| verrevcmp(self.upstream.as_bytes(), other.upstream.as_bytes()))
+            .then_with(|| verrevcmp(self.revision.as_bytes(), other.revision.as_bytes()))
+    }
+}
+
+impl PartialOrd for DebVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// dpkg's weight of a character in a non-digit run: `~` below the end of the string,
+/// letters below every other character (`None` is the end, weighing 0 like a digit).
+fn order(c: Option<u8>) -> i32 {
+    match c {
+        None => 0,
+        Some(c) if c.is_ascii_digit() => 0,
+        Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+        Some(b'~') => -1,
+        Some(c) => i32::from(c) + 256,
+    }
+}
+
+/// dpkg's `verrevcmp`: alternate non-digit runs (by `order`) and digit runs (as
+/// numbers, of any length) until one side differs.
+fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        while a.get(i).is_some_and(|c| !c.is_ascii_digit())
+            || b.get(j).is_some_and(|c| !c.is_ascii_digit())
+        {
+            let (ac, bc) = (order(a.get(i).copied()), order(b.get(j).copied()));
+            if ac != bc {
+                return ac.cmp(&bc);
+            }
+            i += 1;
+            j += 1;
+        }
+        let digits = |s: &[u8], mut k: usize| {
+            while s.get(k) == Some(&b'0') {
+                k += 1;
+            }
+            let start = k;
+            while s.get(k).is_some_and(u8::is_ascii_digit) {
+                k += 1;
+            }
+            (start, k)
+        };
+        let ((sa, ea), (sb, eb)) = (digits(a, i), digits(b, j));
+        let by_number = (ea - sa)
+            .cmp(&(eb - sb))
+            .then_with(|| a[sa..ea].cmp(&b[sb..eb]));
+        if by_number != Ordering::Equal {
+            return by_number;
+        }
+        (i, j) = (ea, eb);
+    }
+    Ordering::Equal
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +420,44 @@ mod tests {
                 ("V2.0", "2.0", E),
             ],
         );
+    }
+
+    #[test]
+    fn debian_dpkg_ordering() {
+        check(
+            Ecosystem::Debian,
+            &[
+                ("1.0~rc1", "1.0", L),
+                ("1.0~~", "1.0~", L),
+                ("1.0~", "1.0~a", L),
+                ("1.0~rc1", "1.0~beta2", G),
+                ("1.0", "1.0a", L),
+                ("1.0a", "1.0+", L),
+                ("1.0A", "1.0a", L),
+                ("1:0.9", "2.0", G),
+                ("10:1.0", "9:2.0", G),
+                ("0:1.0", "1.0", E),
+                ("1.0", "1.0-0", E),
+                ("1.00", "1.0", E),
+                ("1.0.0", "1.0", G),
+                ("1.2.10", "1.2.9", G),
+                ("2.30-2", "2.30-10", L),
+                ("1.2.3+dfsg-1", "1.2.3-1", G),
+                ("1.2.3.dfsg-1", "1.2.3+dfsg-1", G),
+                ("7.88.1-10+deb12u5", "7.88.1-10+deb12u7", L),
+                ("2.36-9+deb12u4", "2.36-9+deb12u10", L),
+                ("3.0.11-1~deb12u2", "3.0.11-1", L),
+                ("3.0.11-1~deb12u1", "3.0.11-1~deb12u2", L),
+                ("1.0-1+b1", "1.0-1", G),
+                ("1:1.2.13.dfsg-1", "1.2.13.dfsg-1", G),
+                ("1:1.2.11.dfsg-2+deb11u2", "1:1.2.13.dfsg-1", L),
+                ("a-b-2", "a-b-10", L),
+            ],
+        );
+        assert!(Version::parse(Ecosystem::Debian, "1:2.0-1").is_parsed());
+        for bad in ["", "x:1.0", ":1.0", "1.0-", "1.0 beta", "1.0_1"] {
+            assert!(!Version::parse(Ecosystem::Debian, bad).is_parsed(), "{bad}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct ImportSummary {
 /// Import `src` into the database folder `dest`. `src` is one ecosystem's `all.zip`
 /// (`ecosystem` names it, else the records must agree on one), a folder already laid out
 /// as `<Ecosystem>/all.zip`, or a folder of `*.json` OSV records (grouped by
-/// `affected[].package.ecosystem`). Nothing is written unless every record is valid,
+/// `affected[].package.ecosystem` without its release: `Debian:12` goes to `Debian`). Nothing is written unless every record is valid,
 /// and each zip replaces the old one by rename, so a failed import leaves the old
 /// database intact.
 pub fn import(
@@ -29,6 +29,9 @@ pub fn import(
     ecosystem: Option<&str>,
 ) -> Result<ImportSummary, DepsError> {
     let limits = Limits::default();
+    // folders are named without a release, as osv-scanner names them (`Debian:12` →
+    // `Debian`), so that every release's records share one zip
+    let ecosystem = ecosystem.map(|e| e.split(':').next().unwrap_or(e));
     // ecosystem folder → zip bytes to write, or a validated zip to copy
     let mut plan: Vec<(String, Source, usize)> = Vec::new();
     if src.is_file() {
