@@ -77,7 +77,7 @@ fn list_says_which_services_use_the_template() {
     };
     let api = line("api");
     assert!(api.contains("golang"), "{api}");
-    assert!(api.contains("build,scan,test"), "{api}");
+    assert!(api.contains("build,image,scan,test"), "{api}");
     assert!(
         api.contains("template isect/golang (no pipelines/api.rhai)"),
         "{api}"

@@ -225,11 +225,11 @@ fn build_without_a_service_outside_a_service_folder_is_an_error() {
 }
 
 #[test]
-fn image_on_a_template_pipeline_says_the_stage_is_not_implemented() {
+fn deploy_on_a_template_pipeline_says_the_stage_is_not_implemented() {
     let ws = go_workspace();
-    let out = ws.run(["image", "solo"]);
+    let out = ws.run(["run", "solo", "deploy"]);
     assert_user_error(&out, "plan::stage_not_implemented");
-    out.assert_stderr_contains("`image`")
+    out.assert_stderr_contains("`deploy`")
         .assert_stderr_contains("not implemented yet");
 }
 
@@ -238,7 +238,7 @@ fn unknown_stage_lists_the_stages() {
     let ws = go_workspace();
     let out = ws.run(["run", "solo", "lint"]);
     assert_user_error(&out, "plan::unknown_stage");
-    out.assert_stderr_contains("build, scan, test");
+    out.assert_stderr_contains("build, image, scan, test");
 }
 
 #[test]
