@@ -12,7 +12,13 @@ use serde::Deserialize;
 /// Arguments of `go build`.
 #[must_use]
 pub fn build_args(pkg: &str, output_abs: &Path, tags: &[String], ldflags: &str) -> Vec<String> {
-    let mut args = vec!["build".to_string(), "-trimpath".to_string()];
+    // No VCS stamp: the commit is not an input of the step's key, and a binary that embeds
+    // it would differ on every commit, so neither the cache nor image digests would hold.
+    let mut args = vec![
+        "build".to_string(),
+        "-trimpath".to_string(),
+        "-buildvcs=false".to_string(),
+    ];
     if !tags.is_empty() {
         args.push(format!("-tags={}", tags.join(",")));
     }

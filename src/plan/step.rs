@@ -246,8 +246,9 @@ impl StepKind {
     #[must_use]
     pub fn impl_version(&self) -> u32 {
         match self {
+            // 2: no VCS stamp in binaries (-buildvcs=false).
+            Self::GoBuild { .. } => 2,
             Self::Exec { .. }
-            | Self::GoBuild { .. }
             | Self::GoTest { .. }
             | Self::GoVet { .. }
             | Self::PyCheck { .. }
