@@ -16,6 +16,9 @@ impl EnvVars {
     pub const ISECT_OUT: &'static str = "ISECT_OUT";
     /// Set for every step: the service's name.
     pub const ISECT_SERVICE: &'static str = "ISECT_SERVICE";
+    /// The commit being built, when the checkout has no `.git` (Cloud Build sets it from
+    /// `$COMMIT_SHA`): image tags and provenance use it.
+    pub const ISECT_COMMIT: &'static str = "ISECT_COMMIT";
     /// Private key images are signed with; overrides `[image] signing_key`.
     pub const ISECT_SIGNING_KEY: &'static str = "ISECT_SIGNING_KEY";
     /// Any value: plain logs, no progress bars.

@@ -5,6 +5,7 @@
 //! → `report` (what people and machines see). Library code never prints.
 
 pub mod cache;
+pub mod ci;
 pub mod cli;
 pub mod diagnostic;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod par;
 pub mod plan;
 pub mod report;
 pub mod scan;
+pub mod secret;
 pub mod stdlib;
 pub mod workspace;
 

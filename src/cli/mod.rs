@@ -3,6 +3,7 @@
 
 mod affected;
 mod cache;
+mod ci;
 mod doctor;
 mod explain;
 mod image;
@@ -120,6 +121,10 @@ pub enum Command {
     /// The offline OSV vulnerability database the scan stage matches dependencies against.
     #[command(subcommand)]
     Vulndb(VulndbCommand),
+    /// Generate CI configuration that runs the same pipelines: Cloud Build, its triggers,
+    /// GitHub Actions.
+    #[command(subcommand)]
+    Ci(CiCommand),
     /// Check the toolchains and the Docker Engine the workspace needs.
     Doctor,
     /// Print shell completions.
@@ -248,6 +253,46 @@ pub enum ImageAction {
     },
 }
 
+/// `isect ci cloudbuild|triggers|github|matrix`.
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// cloudbuild.yaml: one step per service and stage, `isect run SERVICE STAGE` in the
+    /// isect builder image, in parallel where the graph allows.
+    Cloudbuild(CiArgs),
+    /// Cloud Build triggers for the branches of isect.toml's environments (one YAML
+    /// document each, for `gcloud builds triggers import`).
+    Triggers {
+        #[command(flatten)]
+        args: CiArgs,
+        /// The GitHub repository the triggers watch, `owner/name`.
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: String,
+    },
+    /// A GitHub Actions workflow with a matrix over the affected services (the backup CI).
+    Github(CiArgs),
+    /// The selected services as `{"service":[...]}`: the matrix the GitHub workflow runs.
+    Matrix {
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+}
+
+/// What `isect ci` generates for, and where it writes.
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Where to write (`-` for stdout; default: the platform's usual path).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The builder image steps run in.
+    #[arg(long, value_name = "IMAGE")]
+    pub builder: Option<String>,
+    /// Cloud Build machine type.
+    #[arg(long, value_name = "TYPE")]
+    pub machine_type: Option<String>,
+}
+
 /// `isect vulndb import|status`.
 #[derive(Debug, Subcommand)]
 pub enum VulndbCommand {
@@ -328,6 +373,7 @@ fn dispatch(cli: Cli) -> crate::error::Result<ExitStatus> {
         Command::Explain(c) => explain::explain(&global, &c),
         Command::Cache(c) => cache::cache(&global, &c),
         Command::Vulndb(c) => vulndb::vulndb(&global, &c),
+        Command::Ci(c) => ci::ci(&global, &c),
         Command::Doctor => runtime()?.block_on(doctor::doctor(&global)),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

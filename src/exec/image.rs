@@ -435,7 +435,10 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 }
 
 fn git_commit(root: &Path) -> Option<String> {
-    git(root, &["rev-parse", "HEAD"])
+    std::env::var(crate::env_vars::EnvVars::ISECT_COMMIT)
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(root, &["rev-parse", "HEAD"]))
 }
 
 fn git_remote(root: &Path) -> Option<String> {

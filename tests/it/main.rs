@@ -9,6 +9,7 @@
 mod common;
 
 mod cache;
+mod ci;
 mod commands;
 mod diagnostics;
 mod image;

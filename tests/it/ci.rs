@@ -1,0 +1,124 @@
+//! `isect ci`: the configs it writes for the workspace's real graph validate against the
+//! SchemaStore schemas for Cloud Build and GitHub workflows, and follow the graph.
+
+use std::path::Path;
+
+use crate::common::TestWorkspace;
+
+fn schema(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/schemas")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn assert_valid(schema_file: &str, yaml: &str) -> serde_json::Value {
+    let value: serde_json::Value = serde_norway::from_str(yaml).unwrap();
+    let validator = jsonschema::validator_for(&schema(schema_file)).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not valid against {schema_file}:\n{}\n{yaml}",
+        errors.join("\n")
+    );
+    value
+}
+
+/// Two services, one on a base another service builds.
+fn workspace() -> TestWorkspace {
+    let ws = TestWorkspace::new();
+    ws.file(
+        "isect.toml",
+        "[environments.dev]\nbranch = \"develop\"\n[environments.production]\nbranch = \"main\"\nrequires_approval = true\n[image]\nregistry = \"europe-docker.pkg.dev/acme/platform\"\n",
+    )
+    .file("services/api/input.txt", "api\n")
+    .file("services/base/input.txt", "base\n")
+    .file(
+        "pipelines/base.rhai",
+        "#{ image: stage(#{ needs: [] }, |svc| { sh(\"echo base\"); }) }\n",
+    )
+    .file(
+        "pipelines/api.rhai",
+        "#{ build: |svc| { sh(\"echo build\"); }, test: |svc| { sh(\"echo test\"); },\n   image: stage(#{ needs: [\"test\", \"base:image\"] }, [image::push()]) }\n",
+    );
+    ws
+}
+
+#[test]
+fn cloudbuild_follows_the_graph_and_validates_against_the_schema() {
+    let ws = workspace();
+    ws.run(["ci", "cloudbuild"]).assert_success();
+    let config = assert_valid("cloudbuild.schema.json", &ws.read("cloudbuild.yaml"));
+    let steps = config["steps"].as_array().unwrap();
+    let step = |id: &str| {
+        steps
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("no step {id}"))
+            .clone()
+    };
+    assert_eq!(step("api:build")["waitFor"], serde_json::json!(["-"]));
+    let waits: Vec<String> = step("api:image")["waitFor"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(waits.contains(&"api:test".to_string()), "{waits:?}");
+    assert!(waits.contains(&"base:image".to_string()), "{waits:?}");
+    assert_eq!(
+        step("api:test")["args"],
+        serde_json::json!(["run", "api", "test", "--no-progress"])
+    );
+}
+
+#[test]
+fn github_workflow_and_triggers_follow_the_environments() {
+    let ws = workspace();
+    ws.run(["ci", "github"]).assert_success();
+    let workflow = assert_valid(
+        "github-workflow.schema.json",
+        &ws.read(".github/workflows/isect.yml"),
+    );
+    // The matrix is the plan job's output: the affected services.
+    let matrix = workflow["jobs"]["build"]["strategy"]["matrix"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        matrix.contains("fromJSON(needs.plan.outputs.matrix)"),
+        "{workflow}"
+    );
+    assert!(
+        workflow.to_string().contains("isect ci matrix --affected"),
+        "{workflow}"
+    );
+
+    let triggers = ws.run(["ci", "triggers", "--repo", "acme/platform", "-o", "-"]);
+    triggers.assert_success();
+    let docs: Vec<serde_json::Value> = triggers
+        .stdout()
+        .split("\n---")
+        .filter(|d| d.contains("name"))
+        .map(|d| serde_norway::from_str(d).unwrap())
+        .collect();
+    let production = docs
+        .iter()
+        .find(|d| d.to_string().contains("^main$"))
+        .expect("a trigger for main");
+    assert_eq!(
+        production["approvalConfig"]["approvalRequired"], true,
+        "{production}"
+    );
+    let dev = docs
+        .iter()
+        .find(|d| d.to_string().contains("^develop$"))
+        .expect("a trigger for develop");
+    assert!(dev["approvalConfig"].is_null(), "{dev}");
+
+    ws.run(["ci", "matrix", "api"])
+        .assert_success()
+        .assert_stdout_contains("{\"service\":[\"api\"]}");
+}
