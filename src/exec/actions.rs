@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::background::Background;
 use super::runner::{ProcessEnd, ProcessSpec, run_process};
+use super::vault;
 use crate::env_vars::EnvVars;
 use crate::lang;
 use crate::plan::{Step, StepKind};
@@ -37,6 +38,8 @@ pub(super) struct Action<'a> {
     log: Vec<String>,
     /// The timeout of the command being run, when it has its own.
     command_timeout: Option<u64>,
+    /// A secret in the environment that could not be read: the step fails with it.
+    setup_error: Option<String>,
 }
 
 impl<'a> Action<'a> {
@@ -47,7 +50,16 @@ impl<'a> Action<'a> {
         cancel: watch::Receiver<bool>,
         reporter: &'a dyn Reporter,
     ) -> Self {
+        let mut setup_error = None;
         let mut env = step.options.env.clone();
+        for value in env.values_mut() {
+            if vault::has_secret(value) {
+                match vault::expand(value, root) {
+                    Ok(expanded) => *value = expanded,
+                    Err(e) => setup_error = Some(e),
+                }
+            }
+        }
         env.insert(EnvVars::ISECT_WORKSPACE.into(), root.display().to_string());
         env.insert(
             EnvVars::ISECT_OUT.into(),
@@ -62,6 +74,7 @@ impl<'a> Action<'a> {
             reporter,
             log: Vec::new(),
             command_timeout: None,
+            setup_error,
         }
     }
 
@@ -81,11 +94,13 @@ impl<'a> Action<'a> {
         // A tool may hand over several lines at once (go test's output of a failed test):
         // each becomes its own log line, so every line names its step.
         for line in text.lines() {
+            // Every line a step shows passes here: the one place secrets are taken out.
+            let line = vault::redact(line);
             self.reporter.event(&Event::StepOutput {
                 id: self.step.id.to_string(),
-                line: line.to_string(),
+                line: line.clone(),
             });
-            self.log.push(line.to_string());
+            self.log.push(line);
         }
     }
 
@@ -133,7 +148,7 @@ impl<'a> Action<'a> {
         Outcome {
             success: end.success(),
             cancelled: *end == ProcessEnd::Cancelled,
-            error: (!end.success()).then(|| end.describe(program)),
+            error: (!end.success()).then(|| vault::redact(&end.describe(program))),
             summary,
             log: self.log,
         }
@@ -143,7 +158,7 @@ impl<'a> Action<'a> {
         Outcome {
             success: false,
             cancelled: false,
-            error: Some(error),
+            error: Some(vault::redact(&error)),
             summary,
             log: self.log,
         }
@@ -161,11 +176,22 @@ impl<'a> Action<'a> {
 
     /// Performs the step, with its background processes running around it.
     pub(super) async fn perform(mut self) -> Outcome {
+        if let Some(error) = self.setup_error.take() {
+            return self.fail(error, None);
+        }
         if self.step.options.processes.is_empty() {
             return self.perform_kind().await;
         }
-        let (background, started) =
-            Background::start(&self.step.options.processes, self.root, &self.env).await;
+        let mut processes = self.step.options.processes.clone();
+        for value in processes.iter_mut().flat_map(|p| p.env.values_mut()) {
+            if vault::has_secret(value) {
+                match vault::expand(value, self.root) {
+                    Ok(expanded) => *value = expanded,
+                    Err(e) => return self.fail(e, None),
+                }
+            }
+        }
+        let (background, started) = Background::start(&processes, self.root, &self.env).await;
         match started {
             Ok(ports) => {
                 self.env.extend(ports);
@@ -191,7 +217,17 @@ impl<'a> Action<'a> {
             StepKind::Exec { commands } => {
                 for command in commands {
                     let step_env = self.env.clone();
-                    self.env.extend(command.env.clone());
+                    for (name, value) in &command.env {
+                        let value = if vault::has_secret(value) {
+                            match vault::expand(value, self.root) {
+                                Ok(v) => v,
+                                Err(e) => return self.fail(e, None),
+                            }
+                        } else {
+                            value.clone()
+                        };
+                        self.env.insert(name.clone(), value);
+                    }
                     self.command_timeout = command.timeout_secs;
                     let end = self
                         .run(&command.program, command.args.clone(), &command.cwd, |l| {

@@ -9,8 +9,10 @@ mod prepare;
 mod runner;
 pub(crate) mod scan;
 mod scheduler;
+pub(crate) mod vault;
 
 pub use prepare::{Prepared, prepare, rerun_reasons, walk_roots};
 pub use runner::{ProcessEnd, ProcessSpec, run_process};
 pub use scan::write_sarif;
 pub use scheduler::{RunContext, RunSettings, deadline, run};
+pub use vault::MARKER_PREFIX as SECRET_MARKER;

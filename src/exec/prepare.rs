@@ -71,6 +71,7 @@ pub fn prepare(
         .map_err(|e| Error::infra("cannot hash the workspace's files", e))?;
 
     let mut databases: BTreeMap<String, String> = BTreeMap::new();
+    let mut salt: Option<[u8; 32]> = None;
     let mut manifests: Vec<Manifest> = Vec::with_capacity(plan.steps.len());
     let mut keys: Vec<StepKey> = Vec::with_capacity(plan.steps.len());
     for (i, step) in plan.steps.iter().enumerate() {
@@ -84,6 +85,28 @@ pub fn prepare(
         let mut env = BTreeMap::new();
         for (name, value) in &step.options.env {
             env.insert(name.clone(), Digest::of(value.as_bytes()));
+        }
+        // A secret's value changes the key through a salted digest, never in clear.
+        for text in secret_texts(step) {
+            let salt = match &salt {
+                Some(s) => *s,
+                None => {
+                    let loaded = crate::secret::load_or_create_salt(store.dir())
+                        .map_err(|e| Error::infra("cannot read the secret salt", e))?;
+                    salt = Some(loaded);
+                    loaded
+                }
+            };
+            let keyed = super::vault::keyed(text, root, &salt).map_err(|e| {
+                Error::user(
+                    Diagnostic::error(
+                        "secret::unresolved",
+                        format!("step {} needs a secret isect cannot read: {e}", step.id),
+                    )
+                    .note(format!("declared at {}", step.declared_at)),
+                )
+            })?;
+            env.insert(format!("secret:{text}"), Digest::of(keyed.as_bytes()));
         }
         for name in &step.options.pass_env {
             // Unset and empty are different environments.
@@ -117,6 +140,29 @@ pub fn prepare(
         manifests.push(manifest);
     }
     Ok(Prepared { manifests, keys })
+}
+
+/// The environment values of a step (its own, its commands', its processes') that hold
+/// secret markers.
+fn secret_texts(step: &Step) -> Vec<&str> {
+    let mut texts: Vec<&str> = step
+        .options
+        .env
+        .values()
+        .chain(step.options.processes.iter().flat_map(|p| p.env.values()))
+        .map(String::as_str)
+        .collect();
+    if let StepKind::Exec { commands } = &step.kind {
+        texts.extend(
+            commands
+                .iter()
+                .flat_map(|c| c.env.values().map(String::as_str)),
+        );
+    }
+    texts.retain(|t| super::vault::has_secret(t));
+    texts.sort_unstable();
+    texts.dedup();
+    texts
 }
 
 /// What outside the workspace decides a step's result: its toolchain's version and, for a

@@ -199,6 +199,27 @@ pub mod module {
         })
     }
 
+    /// A secret for a step's environment: `env:NAME` (or `NAME`), `file:path`, or
+    /// `gcp:secret` / `gcp:projects/P/secrets/S/versions/V` (Google Secret Manager through
+    /// `gcloud`). Resolved when the run starts; never part of a key in clear, never cached,
+    /// redacted from every log.
+    ///
+    /// ```rhai
+    /// step("migrate", #{ env: #{ DB_PASSWORD: secret("gcp:db-password") } }, || sh("./migrate"));
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn secret(ctx: NativeCallContext, reference: &str) -> Result<String, Box<EvalAltResult>> {
+        match crate::secret::SecretRef::parse(reference) {
+            Ok(parsed) => Ok(format!("{}{parsed}}}", crate::exec::SECRET_MARKER)),
+            Err(e) => Err(options::at_call(
+                &ctx,
+                ScriptError::new("script::invalid_secret", e.to_string())
+                    .help("use env:NAME, file:path or gcp:secret-name")
+                    .into(),
+            )),
+        }
+    }
+
     /// For templates: fails with `script::unknown_option` when `opts` has a key not in `allowed`.
     ///
     /// ```rhai

@@ -21,6 +21,7 @@ pub const FUNCTIONS: &[&str] = &[
     "step",
     "stage",
     "check_options",
+    "secret",
     "golang::pipeline",
     "golang::build",
     "golang::test",

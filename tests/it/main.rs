@@ -18,3 +18,4 @@ mod platform;
 mod run;
 mod scan;
 mod script_api;
+mod secrets;
