@@ -96,6 +96,7 @@ fn reporter(args: &RunArgs) -> Arc<dyn Reporter> {
     }
     let plain = args.no_progress
         || std::env::var_os(EnvVars::CI).is_some()
+        || crate::report::ci::current().is_some()
         || !std::io::stderr().is_terminal();
     if plain {
         Arc::new(PlainReporter::new(
@@ -215,6 +216,13 @@ async fn execute(
         if let Some(path) = sarif {
             print_stdout(&format!("SARIF: {}\n", path.display()));
         }
+        if summary
+            .ci
+            .as_ref()
+            .is_some_and(|c| c.provider == "github-actions")
+        {
+            github_outputs(&summary);
+        }
         super::print_stderr(&render_failures(&summary, &root, super::color_stderr()));
     }
     if timed_out {
@@ -264,6 +272,22 @@ fn write_scan_reports(
                 message: format!("cannot write the SARIF reports: {e}"),
             });
             None
+        }
+    }
+}
+
+/// On GitHub Actions: failures as annotations on their script lines, and the summary on the
+/// job's page.
+fn github_outputs(summary: &crate::report::RunSummary) {
+    print_stdout(&crate::report::ci::github_annotations(summary));
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write as _;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = file.write_all(crate::report::ci::github_step_summary(summary).as_bytes());
         }
     }
 }

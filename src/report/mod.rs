@@ -3,6 +3,7 @@
 //! pipes), `json` (one event per line). Every run ends with a `RunSummary`.
 //! Only this module (and `cli`) writes to the terminal.
 
+pub mod ci;
 mod json;
 mod plain;
 mod summary;

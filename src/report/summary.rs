@@ -44,6 +44,9 @@ pub struct RunSummary {
     pub cached: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// The CI run this run was part of (Cloud Build, GitHub Actions), when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci: Option<super::ci::CiRun>,
 }
 
 impl RunSummary {
@@ -62,6 +65,7 @@ impl RunSummary {
             skipped: count(StepStatus::Skipped),
             steps,
             duration_ms,
+            ci: super::ci::current(),
         }
     }
 

@@ -122,3 +122,42 @@ fn github_workflow_and_triggers_follow_the_environments() {
         .assert_success()
         .assert_stdout_contains("{\"service\":[\"api\"]}");
 }
+
+#[test]
+fn under_github_actions_failures_are_annotated_and_the_run_is_summarised() {
+    let ws = crate::common::script_workspace(&[(
+        "tool",
+        "#{ build: |svc| { sh(\"echo compiling; exit 3\"); } }\n",
+    )]);
+    let summary_file = ws.outside("step-summary.md");
+    let out = ws.run_with(["build", "tool"], |c| {
+        c.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_REPOSITORY", "acme/platform")
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_STEP_SUMMARY", &summary_file);
+    });
+    out.assert_failure(1);
+    out.assert_stdout_contains("::error file=pipelines/tool.rhai,line=1,");
+    out.assert_stdout_contains("title=isect%3A tool%3Abuild%3Ash failed::");
+    let page = std::fs::read_to_string(&summary_file).unwrap();
+    assert!(page.contains("| tool | build | sh | failed |"), "{page}");
+}
+
+#[test]
+fn the_ci_run_is_recorded_in_the_results() {
+    let ws = crate::common::script_workspace(&[("tool", "#{ build: |svc| { sh(\"true\"); } }\n")]);
+    let out = ws.run_with(["build", "tool", "--json"], |c| {
+        c.env("BUILD_ID", "b-123").env("PROJECT_ID", "acme-ci");
+    });
+    out.assert_success();
+    let finished = out
+        .stdout()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e.to_string().contains("\"ci\""))
+        .unwrap_or_else(|| panic!("no CI run in the events:\n{}", out.stdout()));
+    let text = finished.to_string();
+    assert!(text.contains("\"provider\":\"cloud-build\""), "{text}");
+    assert!(text.contains("\"run_id\":\"b-123\""), "{text}");
+}

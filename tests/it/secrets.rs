@@ -92,7 +92,11 @@ fn an_unset_secret_names_itself_and_runs_nothing() {
     });
     out.assert_failure(1);
     out.assert_stderr_contains("DEPLOY_TOKEN");
-    assert!(!out.dump().contains("raw="), "the step ran:\n{}", out.dump());
+    assert!(
+        !out.dump().contains("raw="),
+        "the step ran:\n{}",
+        out.dump()
+    );
 }
 
 #[test]
