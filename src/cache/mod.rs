@@ -7,6 +7,7 @@
 mod digest;
 mod index;
 mod key;
+pub mod remote;
 mod store;
 mod tree;
 mod walk;
@@ -15,6 +16,7 @@ pub use digest::{Digest, hash_file};
 pub use index::FileIndex;
 pub use index::Stat;
 pub use key::{CACHE_VERSION, Manifest, StepKey, diff_manifests};
+pub use remote::{RemoteCache, RemoteCounters, RemoteError, RemoteSettings, Signing};
 pub use store::{
     ActionRecord, CacheStats, LocalStore, OutputEntry, RestoreError, write_atomic as write_memo,
 };

@@ -58,6 +58,14 @@ pub struct CacheStats {
     pub runs: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Of the hits, those fetched from the shared cache.
+    pub remote_hits: u64,
+    /// Shared-cache lookups that found nothing.
+    pub remote_misses: u64,
+    /// Shared-cache reads or writes that failed (each was a warning).
+    pub remote_errors: u64,
+    /// Entries written to the shared cache.
+    pub remote_published: u64,
 }
 
 /// The cache folder.
@@ -259,6 +267,21 @@ impl LocalStore {
         }
     }
 
+    /// Appends what this run did with the shared cache to the run log.
+    pub fn record_remote(&self, counters: super::RemoteCounters) {
+        let line = format!(
+            "{{\"remote_hits\":{},\"remote_misses\":{},\"remote_errors\":{},\"remote_published\":{}}}\n",
+            counters.hits, counters.misses, counters.errors, counters.published
+        );
+        if let Ok(mut file) = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("runs.jsonl"))
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+
     /// Counts and sizes.
     #[must_use]
     pub fn stats(&self) -> CacheStats {
@@ -274,9 +297,15 @@ impl LocalStore {
         if let Ok(text) = std::fs::read_to_string(self.dir.join("runs.jsonl")) {
             for line in text.lines() {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                    stats.runs += 1;
+                    if v.get("hits").is_some() {
+                        stats.runs += 1;
+                    }
                     stats.hits += v["hits"].as_u64().unwrap_or(0);
                     stats.misses += v["misses"].as_u64().unwrap_or(0);
+                    stats.remote_hits += v["remote_hits"].as_u64().unwrap_or(0);
+                    stats.remote_misses += v["remote_misses"].as_u64().unwrap_or(0);
+                    stats.remote_errors += v["remote_errors"].as_u64().unwrap_or(0);
+                    stats.remote_published += v["remote_published"].as_u64().unwrap_or(0);
                 }
             }
         }

@@ -5,6 +5,16 @@ use super::{CacheCommand, GlobalArgs, print_stdout};
 use crate::cache::LocalStore;
 use crate::error::{Error, ExitStatus, Result};
 
+/// The shared cache the workspace is configured with, if any.
+fn remote_description(session: &Session) -> Option<String> {
+    let config = &session.workspace.config.cache;
+    crate::cache::RemoteSettings::from_env(config.remote.as_deref(), config.read_only)
+        .ok()
+        .flatten()
+        .and_then(|s| crate::cache::RemoteCache::open(s).ok())
+        .map(|r| r.describe())
+}
+
 pub(crate) fn cache(global: &GlobalArgs, command: &CacheCommand) -> Result<ExitStatus> {
     let session = Session::open(global)?;
     let dir = session.cache_dir();
@@ -21,7 +31,7 @@ pub(crate) fn cache(global: &GlobalArgs, command: &CacheCommand) -> Result<ExitS
                 "-".into()
             };
             print_stdout(&format!(
-                "cache:      {}\nentries:    {} step results, {} manifests\ncontent:    {} blobs, {}\nruns:       {} ({} hits, {} misses, hit rate {rate})\n",
+                "cache:      {}\nentries:    {} step results, {} manifests\ncontent:    {} blobs, {}\nruns:       {} ({} hits: {} local, {} remote; {} misses; hit rate {rate})\n",
                 s.dir,
                 s.records,
                 s.manifests,
@@ -29,8 +39,16 @@ pub(crate) fn cache(global: &GlobalArgs, command: &CacheCommand) -> Result<ExitS
                 human_bytes(s.blob_bytes),
                 s.runs,
                 s.hits,
+                s.hits.saturating_sub(s.remote_hits),
+                s.remote_hits,
                 s.misses
             ));
+            if let Some(remote) = remote_description(&session) {
+                print_stdout(&format!(
+                    "remote:     {remote}: {} hits, {} misses, {} errors, {} published\n",
+                    s.remote_hits, s.remote_misses, s.remote_errors, s.remote_published
+                ));
+            }
         }
         CacheCommand::Gc { max_size } => {
             let (records, blobs) = store

@@ -385,7 +385,8 @@ fn dispatch(cli: Cli) -> crate::error::Result<ExitStatus> {
 
 fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // opendal logs each retry it makes; isect reports what finally failed.
+        0 => "warn,opendal=error",
         1 => "isect=info",
         2 => "isect=debug",
         _ => "isect=trace",

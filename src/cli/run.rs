@@ -156,12 +156,18 @@ async fn execute(
         });
     }
     let root = session.workspace.root.clone();
+    let remote = open_remote(&session, args)?;
+    if let Some(r) = &remote {
+        tracing::info!(target: "isect::cache", "shared cache: {}", r.describe());
+    }
     let ctx = Arc::new(RunContext {
         root: root.clone(),
         store,
         index,
         reporter: reporter.clone(),
         last_keys: Mutex::new(last_keys),
+        remote,
+        remote_off_said: std::sync::atomic::AtomicBool::new(false),
     });
     let (cancel_tx, _cancel_rx) = tokio::sync::watch::channel(false);
     let interrupt = {
@@ -274,6 +280,30 @@ fn write_scan_reports(
             None
         }
     }
+}
+
+/// The shared cache of `[cache] remote` or `$ISECT_REMOTE_CACHE`; a setting that cannot
+/// work (no signing key, a bad URL) is an error before anything runs.
+fn open_remote(
+    session: &super::session::Session,
+    args: &RunArgs,
+) -> Result<Option<crate::cache::RemoteCache>> {
+    if args.no_cache {
+        return Ok(None);
+    }
+    let config = &session.workspace.config.cache;
+    let settings =
+        crate::cache::RemoteSettings::from_env(config.remote.as_deref(), config.read_only)
+            .map_err(|e| {
+                Error::user(
+                    Diagnostic::error("cache::remote", e.to_string())
+                        .help("see the README's `Shared cache` section"),
+                )
+            })?;
+    settings
+        .map(crate::cache::RemoteCache::open)
+        .transpose()
+        .map_err(|e| Error::user(Diagnostic::error("cache::remote", e.to_string())))
 }
 
 /// On GitHub Actions: failures as annotations on their script lines, and the summary on the

@@ -39,6 +39,21 @@ pub struct RunContext {
     pub reporter: Arc<dyn Reporter>,
     /// Step id → the key of its last run in this workspace.
     pub last_keys: Mutex<BTreeMap<String, String>>,
+    /// The shared cache, read after the local one misses and written after it.
+    pub remote: Option<crate::cache::RemoteCache>,
+    /// The shared cache went unreachable and that was said once.
+    pub remote_off_said: std::sync::atomic::AtomicBool,
+}
+
+impl RunContext {
+    /// A shared-cache failure as a warning; once the cache has gone unreachable, said once.
+    fn remote_warning(&self, message: String, off: bool) {
+        use std::sync::atomic::Ordering;
+        if off && self.remote_off_said.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.reporter.event(&Event::Warning { message });
+    }
 }
 
 /// Number of log lines kept for a failure's summary.
@@ -181,6 +196,9 @@ pub async fn run(
         .count() as u64;
     if settings.use_cache {
         ctx.store.record_run(hits, misses);
+        if let Some(remote) = &ctx.remote {
+            ctx.store.record_remote(remote.counters());
+        }
     }
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     RunSummary::new(command, steps, elapsed)
@@ -232,6 +250,27 @@ async fn run_step(
             blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key, replay)).await
     {
         return cached_result(ctx, step, result, hit, started);
+    }
+    if cacheable && let Some(remote) = &ctx.remote {
+        match remote.fetch(&key, &ctx.store).await {
+            Ok(true) => {
+                if let Some(hit) =
+                    blocking(ctx, step, move |ctx, step| try_hit(ctx, step, &key, replay)).await
+                {
+                    result.reason = Some("from the remote cache".into());
+                    return cached_result(ctx, step, result, hit, started);
+                }
+            }
+            Ok(false) => {}
+            // A shared cache that fails is a miss and a warning, never a failed build.
+            Err(e) => {
+                let off = matches!(e, crate::cache::RemoteError::Off(_));
+                ctx.remote_warning(
+                    format!("remote cache: {e}; running {} instead", step.id),
+                    off,
+                );
+            }
+        }
     }
     // Hold the key's lock while running, so a second process waits and then hits.
     let lock = if cacheable {
@@ -305,8 +344,20 @@ async fn run_step(
             store_result(ctx, step, key, &log, summary, duration_ms)
         })
         .await;
-        if let Err(warning) = stored {
-            ctx.reporter.event(&Event::Warning { message: warning });
+        match stored {
+            Err(warning) => ctx.reporter.event(&Event::Warning { message: warning }),
+            Ok(record) => {
+                if let Some(remote) = &ctx.remote
+                    && !remote.read_only()
+                    && let Err(e) = remote.publish(&record, &ctx.store).await
+                {
+                    let off = matches!(e, crate::cache::RemoteError::Off(_));
+                    ctx.remote_warning(
+                        format!("remote cache: cannot publish {}: {e}", step.id),
+                        off,
+                    );
+                }
+            }
         }
     }
     drop(lock);
@@ -473,7 +524,7 @@ fn store_result(
     log: &str,
     summary: Option<String>,
     duration_ms: u64,
-) -> Result<(), String> {
+) -> Result<ActionRecord, String> {
     let outputs = collect_outputs(ctx, step)?;
     let log = ctx
         .store
@@ -489,7 +540,8 @@ fn store_result(
     };
     ctx.store
         .put_record(&record)
-        .map_err(|e| format!("cannot store the result of {}: {e}", step.id))
+        .map_err(|e| format!("cannot store the result of {}: {e}", step.id))?;
+    Ok(record)
 }
 
 fn collect_outputs(ctx: &RunContext, step: &Step) -> Result<Vec<OutputEntry>, String> {

@@ -97,7 +97,11 @@ pub fn render_summary(summary: &RunSummary) -> String {
             human_duration(std::time::Duration::from_millis(s.duration_ms))
         };
         let note = match s.status {
-            StepStatus::Cached => s.summary.clone().unwrap_or_default(),
+            StepStatus::Cached => [s.reason.clone(), s.summary.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; "),
             StepStatus::Ok => [s.reason.clone(), s.summary.clone()]
                 .into_iter()
                 .flatten()

@@ -76,6 +76,13 @@ impl Default for WorkspaceConfig {
 pub struct CacheSettings {
     /// Cache folder, relative to the root or absolute (default `.isect/cache`).
     pub dir: Option<String>,
+    /// The shared cache (`gs://bucket/prefix`, `s3://…`, `webdav+http://…`, `redis://…`,
+    /// `file:///…`); `$ISECT_REMOTE_CACHE` overrides it. Entries are signed with a key
+    /// from the environment.
+    pub remote: Option<String>,
+    /// Read the shared cache, never write it (pull requests); `$ISECT_CACHE_READONLY`.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// `[environments.<name>]`.
@@ -174,6 +181,8 @@ const KNOWN_KEYS: &[&str] = &[
     "libs",
     "pipelines",
     "dir",
+    "remote",
+    "read_only",
     "requires_approval",
     "promote_from",
     "branch",

@@ -15,6 +15,7 @@ mod diagnostics;
 mod image;
 mod invalidation;
 mod platform;
+mod remote;
 mod run;
 mod scan;
 mod script_api;
