@@ -244,3 +244,39 @@ fn a_webdav_cache_is_shared_and_a_stopped_server_is_only_a_warning() {
     gone.assert_success().assert_all("ok");
     gone.assert_stderr_contains("remote cache");
 }
+
+#[test]
+fn a_server_that_stops_mid_run_costs_misses_and_a_warning_not_the_build() {
+    let Some(dav) = Dav::start() else {
+        assert!(
+            std::env::var_os("ISECT_REQUIRE_REMOTE_CACHE").is_none_or(|v| v != "1"),
+            "nginx is not installed, and ISECT_REQUIRE_REMOTE_CACHE=1"
+        );
+        eprintln!("skipped: nginx not installed (apt-get install nginx-light)");
+        return;
+    };
+    // The first step stops the server (its whole process group); the steps after it
+    // publish into nothing.
+    let ws = workspace();
+    ws.file(
+        "pipelines/app.rhai",
+        &format!(
+            r#"#{{
+    build: |svc| {{
+        sh("kill -9 -{pgid}; sleep 0.2; mkdir -p out && cp src/main.txt out/app.txt", #{{ name: "compile", outputs: ["out/app.txt"] }});
+        sh("cat out/app.txt out/app.txt > out/bundle.txt", #{{ name: "bundle", inputs: ["src/**"], outputs: ["out/bundle.txt"] }});
+    }},
+    test: |svc| {{ sh("grep -q hello out/bundle.txt", #{{ name: "check", inputs: ["src/**"] }}); }},
+}}
+"#,
+            pgid = dav.child.id()
+        ),
+    );
+    let out = run_with_remote(&ws, &dav.url(), &[]);
+    out.assert_success().assert_all("ok");
+    out.assert_stderr_contains("remote cache");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", dav.port)).is_err(),
+        "the server was still up"
+    );
+}
