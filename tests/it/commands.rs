@@ -146,7 +146,9 @@ fn cache_stats_counts_hits_and_misses() {
     stats
         .assert_success()
         .assert_stdout_contains("3 step results")
-        .assert_stdout_contains("runs:       3 (4 hits, 3 misses, hit rate 57.1%)");
+        .assert_stdout_contains(
+            "runs:       3 (4 hits: 4 local, 0 remote; 3 misses; hit rate 57.1%)",
+        );
 }
 
 #[test]
