@@ -4,6 +4,7 @@ use super::session::Session;
 use super::{CacheCommand, GlobalArgs, print_stdout};
 use crate::cache::LocalStore;
 use crate::error::{Error, ExitStatus, Result};
+use crate::report::human_bytes;
 
 /// The shared cache the workspace is configured with, if any.
 fn remote_description(session: &Session) -> Option<String> {
@@ -69,18 +70,4 @@ pub(crate) fn cache(global: &GlobalArgs, command: &CacheCommand) -> Result<ExitS
         }
     }
     Ok(ExitStatus::Success)
-}
-
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let b = bytes as f64;
-    if b >= f64::from(1 << 30) {
-        format!("{:.1} GiB", b / f64::from(1 << 30))
-    } else if b >= f64::from(1 << 20) {
-        format!("{:.1} MiB", b / f64::from(1 << 20))
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{bytes} B")
-    }
 }

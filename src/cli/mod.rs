@@ -12,8 +12,6 @@ mod run;
 mod session;
 mod vulndb;
 
-pub(crate) use cache::human_bytes;
-
 use std::io::Write;
 use std::path::PathBuf;
 

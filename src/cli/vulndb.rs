@@ -67,7 +67,7 @@ pub(crate) fn vulndb(global: &GlobalArgs, command: &VulndbCommand) -> Result<Exi
                     e.records,
                     e.withdrawn,
                     e.newest_modified.as_deref().unwrap_or("-"),
-                    super::cache::human_bytes(e.zip_bytes),
+                    crate::report::human_bytes(e.zip_bytes),
                     if e.stale { "  stale" } else { "" }
                 );
             }

@@ -450,7 +450,7 @@ fn resolve(root: &Path, path: &str) -> PathBuf {
 }
 
 fn human(bytes: u64) -> String {
-    crate::cli::human_bytes(bytes)
+    crate::report::human_bytes(bytes)
 }
 
 fn assemble_rootfs(

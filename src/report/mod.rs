@@ -83,6 +83,22 @@ pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
 }
 
+/// Formats a size for people: `812 B`, `4.2 MiB`.
+#[must_use]
+pub fn human_bytes(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    if b >= f64::from(1 << 30) {
+        format!("{:.1} GiB", b / f64::from(1 << 30))
+    } else if b >= f64::from(1 << 20) {
+        format!("{:.1} MiB", b / f64::from(1 << 20))
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
 /// Formats a duration for people: `0.42s`, `12.3s`, `2m05s`.
 #[must_use]
 pub fn human_duration(d: Duration) -> String {
