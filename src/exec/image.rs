@@ -382,7 +382,7 @@ fn provenance(
     commit: Option<&str>,
     image: &oci::LayoutImage,
 ) -> sign::Provenance {
-    let now = crate::image::sbom::rfc3339(
+    let now = crate::image::rfc3339(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+pub(crate) use super::rfc3339;
+
 pub use archive::write_docker_archive;
 pub use layer::{Layer, LayerBuilder};
 pub use layout::{BuiltImage, ImageSpec, LayoutImage, LayoutLayer, build, read_layout};
@@ -123,28 +125,6 @@ fn sort_keys(value: serde_json::Value) -> serde_json::Value {
         Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
         other => other,
     }
-}
-
-/// RFC 3339 UTC time (`1970-01-01T00:00:00Z`) of seconds since the Unix epoch.
-pub(crate) fn rfc3339(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 /// Writes `bytes` as `blobs/sha256/<hex>` under a layout folder; returns the digest.
