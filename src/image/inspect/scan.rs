@@ -10,12 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{ImageContents, ImagePackage, OsInfo, PackageEcosystem};
 use crate::scan::finding::fingerprint;
 use crate::scan::osv::cvss::rate;
 use crate::scan::osv::matching::record_affects_in;
+use crate::scan::osv::scan::{advisory_message, advisory_properties, advisory_rule};
 use crate::scan::osv::vulndb::{STALE_AFTER_DAYS, is_stale, stale_warning};
 use crate::scan::osv::{Database, DepsError, Ecosystem, Record, Version};
 use crate::scan::{Finding, Location, Rule, ScanReport, Scanner, Severity};
@@ -160,50 +161,28 @@ fn finding(
             f.to_string()
         }
     });
-    // Debian's DSA/DLA records name their CVEs in `upstream`
-    let mut cves: Vec<&str> = Vec::new();
-    for id in record.aliases.iter().chain(&record.upstream) {
-        if id.starts_with("CVE-") && !cves.contains(&id.as_str()) {
-            cves.push(id);
-        }
-    }
-    let mut message = match (&pkg.source, eco) {
+    let subject = match (&pkg.source, eco) {
         (Some(source), Ecosystem::Debian) => format!(
-            "{} {} (Debian source package {source}, in /{}) is affected by {}",
-            pkg.name, pkg.version, pkg.path_in_image, record.id
+            "{} {} (Debian source package {source}, in /{})",
+            pkg.name, pkg.version, pkg.path_in_image
         ),
         _ => format!(
-            "{} {} ({eco}, in /{}) is affected by {}",
-            pkg.name, pkg.version, pkg.path_in_image, record.id
+            "{} {} ({eco}, in /{})",
+            pkg.name, pkg.version, pkg.path_in_image
         ),
     };
-    if !cves.is_empty() {
-        message.push_str(&format!(" ({})", cves.join(", ")));
-    }
-    match &fixed {
-        Some(f) => message.push_str(&format!("; fixed in {f}")),
-        None => message.push_str("; no fixed version yet"),
-    }
-    let mut properties = BTreeMap::new();
+    let message = advisory_message(&subject, record, fixed.as_deref());
+    let mut properties = advisory_properties(record, fixed.as_deref());
     properties.insert("package".to_string(), json!(pkg.name));
     properties.insert("version".to_string(), json!(pkg.version));
     properties.insert("ecosystem".to_string(), json!(eco.as_str()));
     properties.insert("purl".to_string(), json!(pkg.purl));
     properties.insert("path_in_image".to_string(), json!(pkg.path_in_image));
-    properties.insert("aliases".to_string(), json!(record.aliases));
     if let Some(source) = pkg.source.as_ref().filter(|_| eco == Ecosystem::Debian) {
         properties.insert("source_package".to_string(), json!(source));
     }
     if !record.upstream.is_empty() {
         properties.insert("upstream".to_string(), json!(record.upstream));
-    }
-    properties.insert("fixed".to_string(), fixed.map_or(Value::Null, Value::from));
-    if let (Some(score), Some(vector)) = (rated.score, &rated.vector) {
-        properties.insert("cvss_score".to_string(), json!(score));
-        properties.insert("cvss_vector".to_string(), json!(vector));
-    }
-    if let Some(s) = &record.summary {
-        properties.insert("summary".to_string(), json!(s));
     }
     Finding {
         rule_id: record.id.clone(),
@@ -224,20 +203,11 @@ fn finding(
 }
 
 fn rule(record: &Record, severity: Severity) -> Rule {
-    let description = match &record.summary {
-        Some(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => record.id.clone(),
-    };
-    Rule {
-        id: record.id.clone(),
-        description,
-        help: Some(
-            "Rebuild the image with a fixed version of the package (or a base image that has one)."
-                .into(),
-        ),
-        help_uri: Some(format!("https://osv.dev/vulnerability/{}", record.id)),
+    advisory_rule(
+        record,
         severity,
-    }
+        "Rebuild the image with a fixed version of the package (or a base image that has one).",
+    )
 }
 
 #[cfg(test)]

@@ -103,13 +103,46 @@ pub fn scan_dir_with(
     Ok(report)
 }
 
-fn cves(record: &Record) -> Vec<&str> {
-    record
-        .aliases
-        .iter()
-        .filter(|a| a.starts_with("CVE-"))
-        .map(String::as_str)
-        .collect()
+/// The CVE ids an advisory names: its aliases and, for Debian's DSA/DLA records, its
+/// `upstream` list.
+pub(crate) fn cves(record: &Record) -> Vec<&str> {
+    let mut cves: Vec<&str> = Vec::new();
+    for id in record.aliases.iter().chain(&record.upstream) {
+        if id.starts_with("CVE-") && !cves.contains(&id.as_str()) {
+            cves.push(id);
+        }
+    }
+    cves
+}
+
+/// `<subject> is affected by <id> (<CVEs>); fixed in <version>`: every finding's message.
+pub(crate) fn advisory_message(subject: &str, record: &Record, fixed: Option<&str>) -> String {
+    let mut message = format!("{subject} is affected by {}", record.id);
+    let cve = cves(record);
+    if !cve.is_empty() {
+        message.push_str(&format!(" ({})", cve.join(", ")));
+    }
+    match fixed {
+        Some(f) => message.push_str(&format!("; fixed in {f}")),
+        None => message.push_str("; no fixed version yet"),
+    }
+    message
+}
+
+/// What every finding about an advisory carries: aliases, the fixed version, CVSS, summary.
+pub(crate) fn advisory_properties(record: &Record, fixed: Option<&str>) -> BTreeMap<String, Value> {
+    let rated = rate(record);
+    let mut properties = BTreeMap::new();
+    properties.insert("aliases".to_string(), json!(record.aliases));
+    properties.insert("fixed".to_string(), fixed.map_or(Value::Null, Value::from));
+    if let (Some(score), Some(vector)) = (rated.score, &rated.vector) {
+        properties.insert("cvss_score".to_string(), json!(score));
+        properties.insert("cvss_vector".to_string(), json!(vector));
+    }
+    if let Some(s) = &record.summary {
+        properties.insert("summary".to_string(), json!(s));
+    }
+    properties
 }
 
 /// How the fixed version is written for the ecosystem's users (`go get m@v1.2.3`).
@@ -124,28 +157,15 @@ fn display_fixed(eco: Ecosystem, fixed: &str) -> String {
 fn finding(pkg: &Package, record: &Record, fixed: Option<&str>) -> Finding {
     let rated = rate(record);
     let fixed = fixed.map(|f| display_fixed(pkg.ecosystem, f));
-    let cve = cves(record);
-    let mut message = format!("{} {} is affected by {}", pkg.name, pkg.version, record.id);
-    if !cve.is_empty() {
-        message.push_str(&format!(" ({})", cve.join(", ")));
-    }
-    match &fixed {
-        Some(f) => message.push_str(&format!("; fixed in {f}")),
-        None => message.push_str("; no fixed version yet"),
-    }
-    let mut properties = BTreeMap::new();
+    let message = advisory_message(
+        &format!("{} {}", pkg.name, pkg.version),
+        record,
+        fixed.as_deref(),
+    );
+    let mut properties = advisory_properties(record, fixed.as_deref());
     properties.insert("package".to_string(), json!(pkg.name));
     properties.insert("version".to_string(), json!(pkg.version));
     properties.insert("ecosystem".to_string(), json!(pkg.ecosystem.as_str()));
-    properties.insert("aliases".to_string(), json!(record.aliases));
-    properties.insert("fixed".to_string(), fixed.map_or(Value::Null, Value::from));
-    if let (Some(score), Some(vector)) = (rated.score, &rated.vector) {
-        properties.insert("cvss_score".to_string(), json!(score));
-        properties.insert("cvss_vector".to_string(), json!(vector));
-    }
-    if let Some(s) = &record.summary {
-        properties.insert("summary".to_string(), json!(s));
-    }
     Finding {
         rule_id: record.id.clone(),
         severity: rated.severity,
@@ -163,7 +183,8 @@ fn finding(pkg: &Package, record: &Record, fixed: Option<&str>) -> Finding {
     }
 }
 
-fn rule(record: &Record, severity: crate::scan::Severity) -> Rule {
+/// The rule of an advisory: its summary (or id and CVEs), a fix, and its osv.dev page.
+pub(crate) fn advisory_rule(record: &Record, severity: crate::scan::Severity, help: &str) -> Rule {
     let cve = cves(record);
     let description = match (&record.summary, cve.is_empty()) {
         (Some(s), _) if !s.trim().is_empty() => s.trim().to_string(),
@@ -173,10 +194,16 @@ fn rule(record: &Record, severity: crate::scan::Severity) -> Rule {
     Rule {
         id: record.id.clone(),
         description,
-        help: Some(
-            "Upgrade the package to a fixed version (or one outside the affected ranges).".into(),
-        ),
+        help: Some(help.to_string()),
         help_uri: Some(format!("https://osv.dev/vulnerability/{}", record.id)),
         severity,
     }
+}
+
+fn rule(record: &Record, severity: crate::scan::Severity) -> Rule {
+    advisory_rule(
+        record,
+        severity,
+        "Upgrade the package to a fixed version (or one outside the affected ranges).",
+    )
 }
