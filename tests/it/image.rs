@@ -6,13 +6,11 @@
 //! where those are missing, unless ISECT_REQUIRE_DOCKER / ISECT_REQUIRE_REGISTRY is set
 //! (as .ci/run does), where a skip fails.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::common::TestWorkspace;
+use crate::common::{TestWorkspace, docker_available, healthz_of_image, http_get, required};
 
 const SERVER_GO: &str = r#"package main
 
@@ -61,26 +59,6 @@ fn manifest_digest(ws: &TestWorkspace, service: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-fn required(var: &str) -> bool {
-    std::env::var_os(var).is_some_and(|v| v == "1")
-}
-
-/// Is the Docker Engine there? Prints why a test skips.
-fn docker_available(test: &str) -> bool {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            !required("ISECT_REQUIRE_DOCKER"),
-            "{test}: no Docker Engine, and ISECT_REQUIRE_DOCKER=1"
-        );
-        eprintln!("skipped {test}: no Docker Engine (`docker info` failed)");
-    }
-    ok
 }
 
 /// Debian's docker-registry on a free loopback port, killed when dropped.
@@ -149,16 +127,6 @@ impl Drop for Registry {
     }
 }
 
-/// A plain HTTP GET: the status line and body, or `None` when nothing answers.
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    (!response.is_empty()).then_some(response)
-}
-
 fn git(ws: &TestWorkspace, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
@@ -217,46 +185,8 @@ fn a_go_image_runs_in_the_docker_engine_and_answers_on_healthz() {
         .nth(1)
         .unwrap()
         .to_string();
-    let name = format!("isect-it-web-{}", std::process::id());
-    let run = Command::new("docker")
-        .args([
-            "run",
-            "-d",
-            "--rm",
-            "--name",
-            &name,
-            "-p",
-            "127.0.0.1::8080",
-            &tag,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let port = Command::new("docker")
-        .args(["port", &name, "8080/tcp"])
-        .output()
-        .unwrap();
-    let mapped = String::from_utf8_lossy(&port.stdout)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let started = Instant::now();
-    let mut answer = None;
-    while started.elapsed() < Duration::from_secs(15) {
-        answer = http_get(&mapped, "/healthz").filter(|r| r.contains("200"));
-        if answer.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-    let answer = answer.expect("the container did not answer on /healthz");
+    let answer = healthz_of_image(&tag, "isect-it-web")
+        .unwrap_or_else(|log| panic!("the container did not answer on /healthz; its log:\n{log}"));
     assert!(answer.contains("ok web"), "{answer}");
 }
 

@@ -207,16 +207,9 @@ fn gateway_integration_stage_runs_against_a_real_auth_service_and_leaves_nothing
 
 #[test]
 fn a_platform_go_service_image_runs_in_the_docker_engine_and_answers_on_healthz() {
-    let docker = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !docker {
-        assert!(
-            std::env::var_os("ISECT_REQUIRE_DOCKER").is_none_or(|v| v != "1"),
-            "no Docker Engine, and ISECT_REQUIRE_DOCKER=1"
-        );
-        eprintln!("skipped: no Docker Engine (`docker info` failed)");
+    if !crate::common::docker_available(
+        "a_platform_go_service_image_runs_in_the_docker_engine_and_answers_on_healthz",
+    ) {
         return;
     }
     let ws = TestWorkspace::new();
@@ -249,60 +242,7 @@ fn a_platform_go_service_image_runs_in_the_docker_engine_and_answers_on_healthz(
         .nth(1)
         .unwrap()
         .to_string();
-    let name = format!("isect-it-inventory-{}", std::process::id());
-    let run = Command::new("docker")
-        .args([
-            "run",
-            "-d",
-            "--rm",
-            "--name",
-            &name,
-            "-p",
-            "127.0.0.1::8080",
-            &tag,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let port = Command::new("docker")
-        .args(["port", &name, "8080/tcp"])
-        .output()
-        .unwrap();
-    let addr = String::from_utf8_lossy(&port.stdout)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let started = std::time::Instant::now();
-    let mut healthy = false;
-    while started.elapsed() < std::time::Duration::from_secs(15) && !healthy {
-        healthy = std::net::TcpStream::connect(&addr)
-            .and_then(|mut s| {
-                use std::io::{Read, Write};
-                s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-                write!(s, "GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n")?;
-                let mut response = String::new();
-                s.read_to_string(&mut response)?;
-                Ok(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"))
-            })
-            .unwrap_or(false);
-        if !healthy {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-    let logs = Command::new("docker")
-        .args(["logs", &name])
-        .output()
-        .unwrap();
-    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-    assert!(
-        healthy,
-        "asset-inventory did not answer on /healthz; its log:\n{}",
-        String::from_utf8_lossy(&logs.stderr)
-    );
+    crate::common::healthz_of_image(&tag, "isect-it-inventory").unwrap_or_else(|log| {
+        panic!("asset-inventory did not answer on /healthz; its log:\n{log}")
+    });
 }

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -691,4 +693,83 @@ impl GoSpy {
             .map(|t| t.lines().map(str::to_string).collect())
             .unwrap_or_default()
     }
+}
+
+/// Whether an environment variable is `1` (`ISECT_REQUIRE_DOCKER`, ...).
+pub(crate) fn required(var: &str) -> bool {
+    std::env::var_os(var).is_some_and(|v| v == "1")
+}
+
+/// Is the Docker Engine there? Prints why a test skips.
+pub(crate) fn docker_available(test: &str) -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            !required("ISECT_REQUIRE_DOCKER"),
+            "{test}: no Docker Engine, and ISECT_REQUIRE_DOCKER=1"
+        );
+        eprintln!("skipped {test}: no Docker Engine (`docker info` failed)");
+    }
+    ok
+}
+
+/// A plain HTTP GET: the status line and body, or `None` when nothing answers.
+pub(crate) fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    (!response.is_empty()).then_some(response)
+}
+
+/// Runs `image` in the Docker Engine with port 8080 published on loopback, polls
+/// `GET /healthz` for up to 15 s and removes the container: the 200 response, or the
+/// container's log.
+pub(crate) fn healthz_of_image(image: &str, name: &str) -> Result<String, String> {
+    let name = format!("{name}-{}", std::process::id());
+    let run = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &name,
+            "-p",
+            "127.0.0.1::8080",
+            image,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !run.status.success() {
+        return Err(String::from_utf8_lossy(&run.stderr).into_owned());
+    }
+    let port = Command::new("docker")
+        .args(["port", &name, "8080/tcp"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let addr = String::from_utf8_lossy(&port.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let started = std::time::Instant::now();
+    let mut answer = None;
+    while answer.is_none() && started.elapsed() < Duration::from_secs(15) {
+        answer = http_get(&addr, "/healthz")
+            .filter(|r| r.lines().next().is_some_and(|l| l.contains(" 200")));
+        if answer.is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let logs = Command::new("docker").args(["logs", &name]).output();
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    answer.ok_or_else(|| {
+        logs.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default()
+    })
 }
