@@ -33,7 +33,8 @@ struct Queue {
 }
 
 /// Walks the folders `roots` (workspace-relative; `""` is the whole workspace; a root that
-/// is a file is stat'ed alone). Roots inside other roots are walked once.
+/// is a file is stat'ed alone). Roots inside other roots are walked once, so no file comes
+/// twice. The files come nearly sorted by path: in runs, one per folder.
 pub(crate) fn walk(root: &Path, roots: &[String]) -> std::io::Result<Vec<FileEntry>> {
     let mut roots: Vec<String> = roots
         .iter()
@@ -80,7 +81,7 @@ pub(crate) fn walk(root: &Path, roots: &[String]) -> std::io::Result<Vec<FileEnt
         }
     }
     let queue = Arc::new((Mutex::new(Queue { jobs, busy: 0 }), Condvar::new()));
-    let found = Mutex::new(files);
+    let found = Mutex::new(vec![files]);
     let threads = crate::cores().clamp(1, 8);
     std::thread::scope(|scope| {
         // The calling thread walks too: one thread fewer to start and wake.
@@ -90,12 +91,17 @@ pub(crate) fn walk(root: &Path, roots: &[String]) -> std::io::Result<Vec<FileEnt
         }
         worker(&queue, &found);
     });
-    found
+    let mut chunks = found
         .into_inner()
-        .map_err(|_| std::io::Error::other("a walker thread panicked"))
+        .map_err(|_| std::io::Error::other("a walker thread panicked"))?;
+    // Each chunk is one folder's files, sorted; in the order of their first paths, they make
+    // a list that is sorted but where a folder's files and its sub-folders' interleave.
+    chunks.retain(|c| !c.is_empty());
+    chunks.sort_unstable_by(|a, b| a[0].rel.cmp(&b[0].rel));
+    Ok(chunks.into_iter().flatten().collect())
 }
 
-fn worker(queue: &(Mutex<Queue>, Condvar), found: &Mutex<Vec<FileEntry>>) {
+fn worker(queue: &(Mutex<Queue>, Condvar), found: &Mutex<Vec<Vec<FileEntry>>>) {
     let (lock, wake) = queue;
     let mut local = Vec::new();
     loop {
@@ -116,7 +122,11 @@ fn worker(queue: &(Mutex<Queue>, Condvar), found: &Mutex<Vec<FileEntry>>) {
             }
         };
         let Some(job) = job else { break };
-        let children = list(&job, &mut local);
+        let mut files = Vec::new();
+        let children = list(&job, &mut files);
+        if !files.is_empty() {
+            local.push(files);
+        }
         if let Ok(mut q) = lock.lock() {
             q.jobs.extend(children);
             q.busy -= 1;
@@ -129,7 +139,7 @@ fn worker(queue: &(Mutex<Queue>, Condvar), found: &Mutex<Vec<FileEntry>>) {
     }
 }
 
-/// Lists one folder: files go to `out`, sub-folders are returned as jobs.
+/// Lists one folder: files go to `out` sorted by name, sub-folders are returned as jobs.
 fn list(job: &Job, out: &mut Vec<FileEntry>) -> Vec<Job> {
     let Ok(read) = std::fs::read_dir(&job.dir) else {
         return Vec::new();
@@ -151,11 +161,12 @@ fn list(job: &Job, out: &mut Vec<FileEntry>) -> Vec<Job> {
         };
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let rel = if job.rel.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}/{name}", job.rel)
-        };
+        let mut rel = String::with_capacity(job.rel.len() + 1 + name.len());
+        if !job.rel.is_empty() {
+            rel.push_str(&job.rel);
+            rel.push('/');
+        }
+        rel.push_str(name);
         let path = entry.path();
         if kind.is_dir() {
             if !skip_dir(name) && !ignored(&rules, &path, true) {
@@ -175,6 +186,7 @@ fn list(job: &Job, out: &mut Vec<FileEntry>) -> Vec<Job> {
             });
         }
     }
+    out.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     subdirs
 }
 
