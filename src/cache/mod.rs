@@ -15,7 +15,7 @@ mod walk;
 pub use digest::{Digest, hash_file};
 pub use index::FileIndex;
 pub use index::Stat;
-pub use key::{CACHE_VERSION, Manifest, StepKey, diff_manifests};
+pub use key::{CACHE_VERSION, Manifest, StepKey, diff_manifests, inputs_digest};
 pub use remote::{RemoteCache, RemoteCounters, RemoteError, RemoteSettings, Signing};
 pub use store::{
     ActionRecord, CacheStats, LocalStore, OutputEntry, RestoreError, write_atomic as write_memo,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::cache::{
     CACHE_VERSION, Digest, FileIndex, FileTree, GlobMatcher, LocalStore, Manifest, StepKey,
-    diff_manifests,
+    diff_manifests, inputs_digest,
 };
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ pub fn prepare(
         let mut files: Vec<usize> = tree
             .matching(&matchers)
             .into_iter()
-            .filter(|i| !excluded.contains(i))
+            .filter(|&i| !excluded[i])
             .collect();
         if let Some(module) = &step.options.go_module {
             // A build reads no test files; vet and test read them too.
@@ -60,28 +60,31 @@ pub fn prepare(
         }
         step_inputs.push(files);
     }
-    let all: Vec<usize> = step_inputs
-        .iter()
-        .flatten()
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let mut all: Vec<usize> = step_inputs.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all.dedup();
     tree.prefetch(&all, index)
         .map_err(|e| Error::infra("cannot hash the workspace's files", e))?;
 
-    let mut databases: BTreeMap<String, String> = BTreeMap::new();
-    let mut salt: Option<[u8; 32]> = None;
-    let mut manifests: Vec<Manifest> = Vec::with_capacity(plan.steps.len());
-    let mut keys: Vec<StepKey> = Vec::with_capacity(plan.steps.len());
-    for (i, step) in plan.steps.iter().enumerate() {
-        let mut inputs = Vec::with_capacity(step_inputs[i].len());
-        for &f in &step_inputs[i] {
+    // Every step's input list and its digest, on all cores: that is most of a key's bytes.
+    let listed = crate::par::par_map(&step_inputs, |files| {
+        let mut inputs = Vec::with_capacity(files.len());
+        for &f in files {
             let digest = tree
                 .digest(f, index)
                 .map_err(|e| Error::infra(format!("cannot read {}", tree.entries()[f].rel), e))?;
             inputs.push((tree.entries()[f].rel.clone(), digest));
         }
+        let digest = inputs_digest(&inputs);
+        Ok::<_, Error>((inputs, digest))
+    });
+
+    let mut databases: BTreeMap<String, String> = BTreeMap::new();
+    let mut salt: Option<[u8; 32]> = None;
+    let mut manifests: Vec<Manifest> = Vec::with_capacity(plan.steps.len());
+    let mut keys: Vec<StepKey> = Vec::with_capacity(plan.steps.len());
+    for ((i, step), listed) in plan.steps.iter().enumerate().zip(listed) {
+        let (inputs, inputs_digest) = listed?;
         let mut env = BTreeMap::new();
         for (name, value) in &step.options.env {
             env.insert(name.clone(), Digest::of(value.as_bytes()));
@@ -136,7 +139,7 @@ pub fn prepare(
             env,
             deps,
         };
-        keys.push(manifest.key());
+        keys.push(manifest.key_with(inputs_digest));
         manifests.push(manifest);
     }
     Ok(Prepared { manifests, keys })
@@ -277,11 +280,15 @@ fn compile(globs: &[String], step: &Step) -> Result<Vec<GlobMatcher>> {
         .collect()
 }
 
-/// Files matching any step's declared outputs: never inputs, or a build would invalidate itself.
-fn output_files(plan: &Plan, tree: &FileTree) -> Result<BTreeSet<usize>> {
-    let mut out = BTreeSet::new();
+/// Per file of the tree, whether it matches any step's declared outputs: outputs are never
+/// inputs, or a build would invalidate itself. A flag per file, since every input of every
+/// step is checked against it (100,000 lookups on the large benchmark tree).
+fn output_files(plan: &Plan, tree: &FileTree) -> Result<Vec<bool>> {
+    let mut out = vec![false; tree.entries().len()];
     for step in &plan.steps {
-        out.extend(tree.matching(&compile(&step.options.outputs, step)?));
+        for i in tree.matching(&compile(&step.options.outputs, step)?) {
+            out[i] = true;
+        }
     }
     Ok(out)
 }
