@@ -127,11 +127,19 @@ fn worker(queue: &(Mutex<Queue>, Condvar), found: &Mutex<Vec<Vec<FileEntry>>>) {
         if !files.is_empty() {
             local.push(files);
         }
-        if let Ok(mut q) = lock.lock() {
-            q.jobs.extend(children);
-            q.busy -= 1;
+        // Wake the others only when there is work for them, or the walk is over.
+        let wake_others = match lock.lock() {
+            Ok(mut q) => {
+                q.busy -= 1;
+                let new_work = !children.is_empty();
+                q.jobs.extend(children);
+                new_work || (q.busy == 0 && q.jobs.is_empty())
+            }
+            Err(_) => true,
+        };
+        if wake_others {
+            wake.notify_all();
         }
-        wake.notify_all();
     }
     wake.notify_all();
     if let Ok(mut f) = found.lock() {
@@ -155,33 +163,36 @@ fn list(job: &Job, out: &mut Vec<FileEntry>) -> Vec<Job> {
         job.rules.clone()
     };
     let mut subdirs = Vec::new();
+    // One buffer for every path of the folder: a file costs one allocation, its `Arc<str>`.
+    let mut rel = job.rel.clone();
+    if !rel.is_empty() {
+        rel.push('/');
+    }
+    let base = rel.len();
     for entry in entries {
         let Ok(kind) = entry.file_type() else {
             continue;
         };
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let mut rel = String::with_capacity(job.rel.len() + 1 + name.len());
-        if !job.rel.is_empty() {
-            rel.push_str(&job.rel);
-            rel.push('/');
-        }
+        rel.truncate(base);
         rel.push_str(name);
-        let path = entry.path();
+        // Most folders have no .gitignore in force: then no absolute path is built.
+        let ignored = |is_dir| !rules.is_empty() && ignored(&rules, &entry.path(), is_dir);
         if kind.is_dir() {
-            if !skip_dir(name) && !ignored(&rules, &path, true) {
+            if !skip_dir(name) && !ignored(true) {
                 subdirs.push(Job {
-                    dir: path,
-                    rel,
+                    dir: entry.path(),
+                    rel: rel.clone(),
                     rules: rules.clone(),
                 });
             }
         } else if kind.is_file()
-            && !ignored(&rules, &path, false)
+            && !ignored(false)
             && let Ok(meta) = entry.metadata()
         {
             out.push(FileEntry {
-                rel: Arc::from(rel),
+                rel: Arc::from(rel.as_str()),
                 stat: Stat::of(&meta),
             });
         }
