@@ -41,7 +41,7 @@ pub(crate) fn plan_stage(global: &GlobalArgs, stage: &str, select: &SelectArgs) 
     let phase = |name: &str| tracing::debug!(target: "isect::timing", "{name}: {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     let session = Session::open(global)?;
     phase("workspace loaded");
-    // Load the file index while the pipelines are evaluated.
+    // Load the file index while the pipelines are evaluated and the workspace walked.
     let index_path = session.workspace.root.join(".isect/index");
     let index_loader = std::thread::spawn(move || FileIndex::load(&index_path));
     let selected = session.select(select)?;
@@ -60,16 +60,17 @@ pub(crate) fn plan_stage(global: &GlobalArgs, stage: &str, select: &SelectArgs) 
         )
     })?;
     let root = session.workspace.root.clone();
+    let roots = exec::walk_roots(&plan, &session.workspace);
+    let tree =
+        FileTree::walk(&root, &roots).map_err(|e| Error::infra("cannot walk the workspace", e))?;
+    phase("workspace walked");
+    // Joined only now: the index loads while the scripts are evaluated and the tree walked.
     let index = Mutex::new(
         index_loader
             .join()
             .map_err(|_| Error::infra_msg("loading the file index panicked"))?,
     );
     phase("index loaded");
-    let roots = exec::walk_roots(&plan, &session.workspace);
-    let tree =
-        FileTree::walk(&root, &roots).map_err(|e| Error::infra("cannot walk the workspace", e))?;
-    phase("workspace walked");
     let prepared = exec::prepare(&plan, &session.workspace, &store, &tree, &index)?;
     phase("keys computed");
     if let Ok(mut idx) = index.lock() {
