@@ -6,11 +6,11 @@
 //! service rewrites that service's shard, not the whole monorepo's index.
 
 use std::collections::BTreeSet;
-
-use rustc_hash::FxHashMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustc_hash::FxHashMap;
 
 use super::digest::Digest;
 
