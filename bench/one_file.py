@@ -18,7 +18,7 @@ Drift (the machine getting busier or quieter) hits both runs of a pair alike, so
 difference of a pair is much steadier than either run. Prints the median difference with a
 bootstrap 95% interval, the median step alone, and whether the whole interval is inside the
 target (met), outside it (missed), or straddles it (not settled: run more pairs). Writes the
-raw pairs to bench/results/one-file-<settle>s.json.
+raw pairs to bench/results/one-file-<preset>-<settle>s.json.
 """
 from __future__ import annotations
 
@@ -121,7 +121,9 @@ def main() -> int:
           f"= {ms(limit)}: {verdict}")
     print(f"- load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f}")
 
-    out = a.out or BENCH / "results" / f"one-file-{a.settle:g}s.json"
+    marker = tree / ".bench-preset"
+    preset = marker.read_text().strip() if marker.is_file() else "tree"
+    out = a.out or BENCH / "results" / f"one-file-{preset}-{a.settle:g}s.json"
     out.write_text(json.dumps({
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(),
