@@ -28,7 +28,9 @@ pub(crate) fn ci(global: &GlobalArgs, command: &CiCommand) -> Result<ExitStatus>
             )
         }
         CiCommand::Triggers { args, repo } => {
-            let Some((owner, name)) = repo.split_once('/') else {
+            let Some((owner, name)) = repo.split_once('/').filter(|(owner, name)| {
+                !owner.is_empty() && !name.is_empty() && !name.contains('/')
+            }) else {
                 return Err(Error::user(
                     Diagnostic::error("ci::bad_repo", format!("`{repo}` is not owner/name"))
                         .help("e.g. --repo acme/platform"),

@@ -161,3 +161,18 @@ fn the_ci_run_is_recorded_in_the_results() {
     assert!(text.contains("\"provider\":\"cloud-build\""), "{text}");
     assert!(text.contains("\"run_id\":\"b-123\""), "{text}");
 }
+
+#[test]
+fn triggers_need_a_repository_as_owner_slash_name() {
+    let ws = workspace();
+    for repo in ["acme", "acme/", "/platform", "acme/platform/extra"] {
+        let out = ws.run(["ci", "triggers", "--repo", repo]);
+        out.assert_failure(1);
+        out.assert_stderr_contains(&format!("`{repo}` is not owner/name"));
+        out.assert_stderr_contains("--repo acme/platform");
+    }
+    assert!(
+        !ws.path("cloudbuild-triggers.yaml").exists(),
+        "nothing is written on a bad --repo"
+    );
+}
