@@ -299,6 +299,20 @@ fn a_missing_signing_key_names_the_file_and_the_setting() {
 }
 
 #[test]
+fn verifying_without_a_public_key_says_where_to_set_one() {
+    // No registry is needed: the key is looked for before anything is fetched.
+    let ws = web_workspace(
+        "[image]\nregistry = \"127.0.0.1:9/team\"\n",
+        "        image::push(),\n",
+    );
+    let out = ws.run(["image", "verify", "web"]);
+    out.assert_failure(1);
+    out.assert_stderr_contains("no public key to verify with");
+    out.assert_stderr_contains("[image] verify_key");
+    out.assert_stderr_contains("--key FILE");
+}
+
+#[test]
 fn a_dockerfile_must_start_from_an_approved_base() {
     if !docker_available("a_dockerfile_must_start_from_an_approved_base") {
         return;
