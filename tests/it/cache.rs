@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use crate::common::{
-    GoSpy, Running, age_files, blake3_hex, go_steps, go_workspace, line_count, rhai_str, set_mtime,
-    walk,
+    GoSpy, Running, age_files, blake3_hex, go_steps, go_workspace, line_count, rhai_str,
+    script_workspace, set_mtime, walk,
 };
 
 #[test]
@@ -437,4 +437,21 @@ fn a_no_op_run_reads_no_input_file_again() {
             out.dump()
         );
     }
+}
+
+#[test]
+fn a_steps_declared_outputs_are_never_its_inputs() {
+    // `**` covers the service folder, out/ included: the copy the step writes must not
+    // count as an input, or every build would invalidate the next.
+    let ws = script_workspace(&[(
+        "tool",
+        "#{ build: |svc| { sh(\"mkdir -p out && cp input.txt out/copy.txt\", #{ inputs: [\"**\"], outputs: [\"out/copy.txt\"] }); } }\n",
+    )]);
+    ws.run(["build", "tool"]).assert_success().assert_all("ok");
+    ws.run(["build", "tool"])
+        .assert_success()
+        .assert_all("cached");
+    ws.file("services/tool/input.txt", "changed\n");
+    ws.run(["build", "tool"]).assert_success().assert_all("ok");
+    assert_eq!(ws.read("services/tool/out/copy.txt"), "changed\n");
 }
