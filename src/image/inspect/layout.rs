@@ -205,16 +205,56 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Apply `layers` (digests, lowest first) from the layout at `dir`.
+/// The view after a chain of layers, kept for the rest of the process.
+struct Applied {
+    chain: Vec<String>,
+    limits: Limits,
+    view: View,
+    budget: u64,
+    notes: Vec<String>,
+}
+
+/// Images built on one base share its layers, and each image is inspected twice (SBOM,
+/// image scan): with the base's chain remembered, its layers (20 MB of gzip for the Python
+/// base) are parsed once per run instead of twice per service. Keyed by digests, that is by
+/// content; each blob is still checked against its digest every time.
+static APPLIED: std::sync::Mutex<Vec<Applied>> = std::sync::Mutex::new(Vec::new());
+/// Chains remembered at most; the oldest goes first.
+const APPLIED_MAX: usize = 16;
+
+/// Apply `layers` (digests, lowest first) from the layout at `dir`, starting from the
+/// longest chain of them already applied in this process.
 pub(crate) fn apply(
     dir: &Path,
     layers: &[String],
     limits: Limits,
     notes: &mut Vec<String>,
 ) -> Result<View, InspectError> {
-    let mut view = View::new();
-    let mut budget = limits.budget;
-    for digest in layers {
+    let own_notes = notes.len();
+    let (mut view, mut budget, done) = APPLIED
+        .lock()
+        .ok()
+        .and_then(|memo| {
+            memo.iter()
+                .filter(|a| a.limits == limits && layers.starts_with(&a.chain))
+                .max_by_key(|a| a.chain.len())
+                .map(|a| {
+                    notes.extend(a.notes.iter().cloned());
+                    (a.view.clone(), a.budget, a.chain.len())
+                })
+        })
+        .unwrap_or_else(|| (View::new(), limits.budget, 0));
+    // Remembered layers are not parsed again, but their blobs here are still checked.
+    for digest in &layers[..done] {
+        let path = blob_path(dir, digest)?;
+        let mut hashing = Hashing {
+            inner: File::open(&path).map_err(|e| InspectError::io(&path, e))?,
+            hasher: Sha256::new(),
+        };
+        io::copy(&mut hashing, &mut io::sink()).map_err(|e| InspectError::io(&path, e))?;
+        check_digest(&path, digest, hashing.hasher)?;
+    }
+    for digest in &layers[done..] {
         let path = blob_path(dir, digest)?;
         let file = File::open(&path).map_err(|e| InspectError::io(&path, e))?;
         let mut hashing = Hashing {
@@ -238,16 +278,36 @@ pub(crate) fn apply(
         let added = apply_layer(reader, &path, &mut view, &mut budget, limits, notes)?;
         // hash what the tar reader left unread (padding, the gzip trailer)
         io::copy(&mut hashing, &mut io::sink()).map_err(|e| InspectError::io(&path, e))?;
-        let actual = format!("sha256:{}", hex(&hashing.hasher.finalize()));
-        if actual != *digest {
-            return Err(layout_err(
-                &path,
-                format!("the blob's content is {actual}, not its name {digest}"),
-            ));
-        }
+        check_digest(&path, digest, hashing.hasher)?;
         view.extend(added);
     }
+    if done < layers.len()
+        && let Ok(mut memo) = APPLIED.lock()
+    {
+        if memo.len() >= APPLIED_MAX {
+            memo.remove(0);
+        }
+        memo.push(Applied {
+            chain: layers.to_vec(),
+            limits,
+            view: view.clone(),
+            budget,
+            notes: notes[own_notes..].to_vec(),
+        });
+    }
     Ok(view)
+}
+
+fn check_digest(path: &Path, digest: &str, hasher: Sha256) -> Result<(), InspectError> {
+    let actual = format!("sha256:{}", hex(&hasher.finalize()));
+    if actual == digest {
+        Ok(())
+    } else {
+        Err(layout_err(
+            path,
+            format!("the blob's content is {actual}, not its name {digest}"),
+        ))
+    }
 }
 
 /// One layer's tar: whiteouts and replaced paths removed from `lower` at once, new

@@ -489,3 +489,45 @@ fn real_go_binary_build_info() {
     let stdlib = c.packages.iter().find(|p| p.name == "stdlib").unwrap();
     assert_eq!(stdlib.version, stdlib_version(&version).unwrap());
 }
+
+#[test]
+fn a_remembered_base_chain_is_reused_unchanged_and_still_checked() {
+    let meta = |name: &str| format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n\n");
+    let (a_path, b_path) = (
+        format!("{SITE}/memo_a-1.0.dist-info/METADATA"),
+        format!("{SITE}/memo_b-1.0.dist-info/METADATA"),
+    );
+    let base = gzip(&tar(&[
+        (&a_path, meta("memo_a").as_bytes(), 0o644),
+        (&b_path, meta("memo_b").as_bytes(), 0o644),
+    ]));
+    let app = tar(&[(&format!("{SITE}/.wh.memo_b-1.0.dist-info"), b"", 0o644)]);
+    let (base_dir, app_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_layout(base_dir.path(), std::slice::from_ref(&base));
+    write_layout(app_dir.path(), &[base, app]);
+    let pypi = |dir: &Path| {
+        let c = inspect_layout(dir).unwrap();
+        c.packages
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(pypi(base_dir.path()), ["memo_a", "memo_b"]);
+    // The app image starts from the base's remembered view and whites one package out...
+    assert_eq!(pypi(app_dir.path()), ["memo_a"]);
+    // ...without changing what is remembered of the base.
+    assert_eq!(pypi(base_dir.path()), ["memo_a", "memo_b"]);
+
+    // A remembered layer is not parsed again, but its blob is still checked.
+    let (_, layers) = layout::manifest(app_dir.path()).unwrap();
+    let blob = app_dir
+        .path()
+        .join("blobs/sha256")
+        .join(layers[0].strip_prefix("sha256:").unwrap());
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes.push(0);
+    std::fs::write(&blob, bytes).unwrap();
+    let e = inspect_layout(app_dir.path()).unwrap_err().to_string();
+    assert!(e.contains("not its name"), "{e}");
+}
