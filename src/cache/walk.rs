@@ -178,9 +178,9 @@ fn list(job: &Job, out: &mut Vec<FileEntry>) -> Vec<Job> {
         rel.truncate(base);
         rel.push_str(name);
         // Most folders have no .gitignore in force: then no absolute path is built.
-        let ignored = |is_dir| !rules.is_empty() && ignored(&rules, &entry.path(), is_dir);
+        let is_ignored = |is_dir| !rules.is_empty() && ignored(&rules, &entry.path(), is_dir);
         if kind.is_dir() {
-            if !skip_dir(name) && !ignored(true) {
+            if !skip_dir(name) && !is_ignored(true) {
                 subdirs.push(Job {
                     dir: entry.path(),
                     rel: rel.clone(),
@@ -188,7 +188,7 @@ fn list(job: &Job, out: &mut Vec<FileEntry>) -> Vec<Job> {
                 });
             }
         } else if kind.is_file()
-            && !ignored(false)
+            && !is_ignored(false)
             && let Ok(meta) = entry.metadata()
         {
             out.push(FileEntry {
