@@ -21,7 +21,6 @@ mod scan;
 pub(crate) mod tests;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use gobuild::{BuildInfo, GoModule, parse_mod_info};
@@ -71,45 +70,9 @@ impl InspectError {
     }
 }
 
-/// The package ecosystems found in images, named as OSV names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PackageEcosystem {
-    Go,
-    PyPI,
-    Npm,
-    Debian,
-}
-
-impl PackageEcosystem {
-    /// `Go`, `PyPI`, `npm`, `Debian`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Go => "Go",
-            Self::PyPI => "PyPI",
-            Self::Npm => "npm",
-            Self::Debian => "Debian",
-        }
-    }
-
-    /// The OSV scan's ecosystem, for those it can match.
-    #[must_use]
-    pub fn osv(self) -> Option<crate::scan::osv::Ecosystem> {
-        use crate::scan::osv::Ecosystem;
-        match self {
-            Self::Go => Some(Ecosystem::Go),
-            Self::PyPI => Some(Ecosystem::PyPI),
-            Self::Npm => Some(Ecosystem::Npm),
-            Self::Debian => Some(Ecosystem::Debian),
-        }
-    }
-}
-
-impl fmt::Display for PackageEcosystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The package ecosystems found in images: the ones the OSV scan matches, named as OSV
+/// names them.
+pub use crate::scan::osv::Ecosystem as PackageEcosystem;
 
 /// One package found in an image.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -50,8 +50,8 @@ pub fn scan_image_with(
     let mut unmatched: BTreeMap<PackageEcosystem, usize> = BTreeMap::new();
     let debian_release = debian_release(contents.os.as_ref());
     for pkg in &contents.packages {
-        let (eco, release, name) = match (pkg.ecosystem, pkg.ecosystem.osv()) {
-            (PackageEcosystem::Debian, _) => {
+        let (eco, release, name) = match pkg.ecosystem {
+            Ecosystem::Debian => {
                 let Some(release) = debian_release else {
                     *unmatched.entry(pkg.ecosystem).or_default() += 1;
                     continue;
@@ -60,11 +60,7 @@ pub fn scan_image_with(
                 let name = pkg.source.as_deref().unwrap_or(&pkg.name);
                 (Ecosystem::Debian, Some(release), name)
             }
-            (_, Some(eco)) => (eco, None, pkg.name.as_str()),
-            (_, None) => {
-                *unmatched.entry(pkg.ecosystem).or_default() += 1;
-                continue;
-            }
+            eco => (eco, None, pkg.name.as_str()),
         };
         let Some(index) = db.index(eco)? else {
             if seen.insert(eco) {
