@@ -91,14 +91,7 @@ impl SigningKey {
 
     /// Reads the key at `path`; errors name the file and the `[image] signing_key` setting.
     pub fn load(path: &Path) -> Result<Self, SignError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SignError::MissingKey {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        Self::from_pem(&text).map_err(|detail| SignError::BadKey {
-            path: path.to_path_buf(),
-            detail,
-        })
+        load_pem(path, Self::from_pem)
     }
 
     /// The key's algorithm.
@@ -157,14 +150,7 @@ impl PublicKey {
 
     /// Reads the public key at `path`.
     pub fn load(path: &Path) -> Result<Self, SignError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SignError::MissingKey {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        Self::from_pem(&text).map_err(|detail| SignError::BadKey {
-            path: path.to_path_buf(),
-            detail,
-        })
+        load_pem(path, Self::from_pem)
     }
 
     /// The key as SPKI PEM.
@@ -225,4 +211,16 @@ pub fn generate_keypair(kind: KeyKind) -> Result<(String, String), SignError> {
         }
     };
     Ok((key.to_pem()?, key.public_key().to_pem()?))
+}
+
+/// Reads the PEM file at `path` and parses it; errors name the file.
+fn load_pem<K>(path: &Path, parse: impl Fn(&str) -> Result<K, String>) -> Result<K, SignError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SignError::MissingKey {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    parse(&text).map_err(|detail| SignError::BadKey {
+        path: path.to_path_buf(),
+        detail,
+    })
 }
