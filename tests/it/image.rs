@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::common::{TestWorkspace, docker_available, healthz_of_image, http_get, required};
+use crate::common::{
+    TestWorkspace, docker_available, healthz_of_image, http_get, load_image, required,
+};
 
 const SERVER_GO: &str = r#"package main
 
@@ -177,14 +179,7 @@ fn a_go_image_runs_in_the_docker_engine_and_answers_on_healthz() {
     }
     let ws = web_workspace("", "");
     ws.run(["image", "web"]).assert_success();
-    let loaded = ws.run(["image", "load", "web"]);
-    loaded.assert_success();
-    let tag = loaded
-        .stdout()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let tag = load_image(&ws, "web");
     let answer = healthz_of_image(&tag, "isect-it-web")
         .unwrap_or_else(|log| panic!("the container did not answer on /healthz; its log:\n{log}"));
     assert!(answer.contains("ok web"), "{answer}");

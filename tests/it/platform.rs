@@ -234,14 +234,7 @@ fn a_platform_go_service_image_runs_in_the_docker_engine_and_answers_on_healthz(
         "{}",
         built.dump()
     );
-    let loaded = ws.run(["image", "load", "asset-inventory"]);
-    loaded.assert_success();
-    let tag = loaded
-        .stdout()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let tag = crate::common::load_image(&ws, "asset-inventory");
     crate::common::healthz_of_image(&tag, "isect-it-inventory").unwrap_or_else(|log| {
         panic!("asset-inventory did not answer on /healthz; its log:\n{log}")
     });

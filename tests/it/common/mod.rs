@@ -726,6 +726,18 @@ pub(crate) fn http_get(addr: &str, path: &str) -> Option<String> {
     (!response.is_empty()).then_some(response)
 }
 
+/// `isect image load SERVICE` in `ws`: the tag the image was loaded under.
+pub(crate) fn load_image(ws: &TestWorkspace, service: &str) -> String {
+    let loaded = ws.run(["image", "load", service]);
+    loaded.assert_success();
+    loaded
+        .stdout()
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no tag in `isect image load {service}`\n{}", loaded.dump()))
+        .to_string()
+}
+
 /// Runs `image` in the Docker Engine with port 8080 published on loopback, polls
 /// `GET /healthz` for up to 15 s and removes the container: the 200 response, or the
 /// container's log.
